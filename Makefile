@@ -1,0 +1,51 @@
+# gncond: one command per job. `make` reproduces the paper's figures (default profile),
+# `make test` is what CI runs. Both share one build (the dev profile, optimised; see Cargo.toml).
+
+CARGO ?= cargo
+BIN   := target/debug/gncond
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build run report verify quick golden test clean
+
+## make: run the default profile, render the report, verify every claim
+all: run report verify
+
+build:
+	$(CARGO) build --locked
+
+## the default profile's results: figures/, figures/data/, figures/manifest.json
+run: build
+	$(BIN) run --profile default --jobs $(JOBS)
+
+## report/report.md from the results in figures/
+report: build
+	$(BIN) report
+
+## every guaranteed bound and paper claim, PASS/FAIL with evidence
+verify: build
+	$(BIN) verify
+
+## the quick profile into out/quick (scratch: never touches figures/ or tests/golden/)
+quick: build
+	$(BIN) run --profile quick --jobs $(JOBS) --out out/quick
+	$(BIN) report --out out/quick
+	$(BIN) verify --out out/quick
+
+## regenerate the quick profile's committed references (deliberately; review the diff)
+golden: build
+	rm -rf tests/golden/figures
+	$(BIN) run --profile quick --jobs $(JOBS) --out tests/golden --no-cache
+	$(BIN) verify --out tests/golden
+
+## what CI runs: format, lints, unit and integration tests, then the quick profile compared
+## with tests/golden (numbers to 1e-9 relative, SVG byte for byte)
+test:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) test --locked
+	$(CARGO) build --locked
+	$(BIN) check --golden tests/golden --jobs $(JOBS)
+	$(BIN) verify --out tests/golden
+
+clean:
+	rm -rf out .gncond-cache

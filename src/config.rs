@@ -1,0 +1,152 @@
+//! Profiles: TOML files in `profiles/` naming each experiment's grid. Parsing is strict: an
+//! unknown key, a wrong type or an impossible value is one line naming the file and the key.
+
+use crate::data::{self, EMBEDDED_MNIST_LEN};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The profiles shipped in the repository, embedded so the binary works from any folder.
+pub const BUILTIN_PROFILES: [(&str, &str); 3] = [
+    ("quick", include_str!("../profiles/quick.toml")),
+    ("default", include_str!("../profiles/default.toml")),
+    ("paper", include_str!("../profiles/paper.toml")),
+];
+
+/// One profile: a name, a master seed and the grid of every experiment it runs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    /// Master seed of every point's generator (see `seed`).
+    pub master_seed: u64,
+    pub experiments: ExperimentsConfig,
+    /// Where the profile came from (`profiles/quick.toml` or the path given); not in the file.
+    #[serde(skip)]
+    pub source: String,
+    /// SHA-256 of the profile's text, recorded in the manifest.
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+/// The experiments a profile configures; each is optional.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentsConfig {
+    #[serde(rename = "depth-width")]
+    pub depth_width: Option<DepthWidthConfig>,
+}
+
+/// Fig. 2a: κ and B-convex of deep linear networks versus depth, one curve per width.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepthWidthConfig {
+    /// Number of samples (the first n of the data set).
+    pub n: usize,
+    /// Strided subsampling factor f of the 28×28 image (`img[::f, ::f]`).
+    pub downsample: usize,
+    /// Replace the data by its whitened version (thin SVD), so that κ(Σ) = 1.
+    pub whiten: bool,
+    /// Numbers of hidden layers h (the network has L = h + 1 weight matrices).
+    pub depths: Vec<usize>,
+    /// Hidden widths m.
+    pub widths: Vec<usize>,
+    /// Initialisations per grid point.
+    pub seeds: usize,
+}
+
+impl Profile {
+    /// Load a built-in profile by name (`quick`, `default`, `paper`) or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Profile> {
+        if let Some((name, text)) = BUILTIN_PROFILES.iter().find(|(n, _)| *n == name_or_path) {
+            return Profile::parse(text, &format!("profiles/{name}.toml"));
+        }
+        let path = Path::new(name_or_path);
+        let looks_like_path = name_or_path.ends_with(".toml") || name_or_path.contains('/');
+        if !looks_like_path {
+            let names: Vec<&str> = BUILTIN_PROFILES.iter().map(|(n, _)| *n).collect();
+            return Err(Error::Input(format!(
+                "unknown profile '{name_or_path}': use one of {} or a path to a .toml file",
+                names.join(", ")
+            )));
+        }
+        let bytes = crate::fsutil::read(path)?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Config {
+            file: name_or_path.to_string(),
+            msg: "not UTF-8 text".into(),
+        })?;
+        Profile::parse(&text, name_or_path)
+    }
+
+    /// Parse and validate profile text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Profile> {
+        let mut profile: Profile = toml::from_str(text).map_err(|e| Error::Config {
+            file: file.to_string(),
+            msg: one_line_toml_error(text, &e),
+        })?;
+        profile.source = file.to_string();
+        profile.sha256 = crate::fsutil::sha256_hex(text.as_bytes());
+        profile.validate().map_err(|msg| Error::Config {
+            file: file.to_string(),
+            msg,
+        })?;
+        Ok(profile)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(c) = &self.experiments.depth_width {
+            let at = "experiments.depth-width";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "depths", &c.depths)?;
+            positive_list(at, "widths", &c.widths)?;
+            if c.seeds == 0 {
+                return Err(format!("{at}.seeds: must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn positive_list(at: &str, key: &str, values: &[usize]) -> std::result::Result<(), String> {
+    if values.is_empty() {
+        return Err(format!("{at}.{key}: must not be empty"));
+    }
+    if values.contains(&0) {
+        return Err(format!(
+            "{at}.{key}: 0 is impossible, every value must be at least 1"
+        ));
+    }
+    Ok(())
+}
+
+fn validate_data(at: &str, n: usize, f: usize, whiten: bool) -> std::result::Result<(), String> {
+    if !(1..=28).contains(&f) {
+        return Err(format!("{at}.downsample: {f} is impossible, use 1 to 28"));
+    }
+    if n == 0 || n > EMBEDDED_MNIST_LEN {
+        return Err(format!(
+            "{at}.n: {n} is impossible, use 1 to {EMBEDDED_MNIST_LEN} (the embedded MNIST subset)"
+        ));
+    }
+    let d = data::downsampled_dim(28, f);
+    if whiten && n < d {
+        return Err(format!(
+            "{at}.n: whitening needs n >= d, but n = {n} < d = {d} (downsample = {f})"
+        ));
+    }
+    Ok(())
+}
+
+/// toml's messages span several lines; ours name the line and its text on one.
+fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} (`{line}`): {msg}")
+        }
+        None => msg,
+    }
+}

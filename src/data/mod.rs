@@ -1,0 +1,51 @@
+//! Real data: the embedded MNIST subset, the IDX reader, and the preprocessing of PAPER.md §3.
+
+pub mod embedded;
+pub mod idx;
+pub mod moment;
+pub mod preprocess;
+
+pub use embedded::{load_embedded_mnist, EMBEDDED_MNIST_LEN};
+pub use moment::SecondMoment;
+pub use preprocess::{design_matrix, downsampled_dim, whiten};
+
+/// A set of labelled grayscale images, row-major pixels in 0..=255.
+#[derive(Debug, Clone)]
+pub struct Images {
+    pub rows: usize,
+    pub cols: usize,
+    /// `len × rows × cols` bytes, image after image.
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+    /// Where the images came from, for captions and the report.
+    pub source: DataSource,
+}
+
+impl Images {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let size = self.rows * self.cols;
+        &self.pixels[i * size..(i + 1) * size]
+    }
+}
+
+/// Provenance of a data set, carried into every CSV and the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataSource {
+    /// Short id written into CSVs (`mnist5k-embedded`).
+    pub id: String,
+    /// One sentence for captions and the report.
+    pub description: String,
+    /// SHA-256 of the files the images were read from, joined in a fixed order.
+    pub sha256: String,
+}

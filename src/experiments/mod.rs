@@ -1,0 +1,70 @@
+//! The experiment registry: one module per figure or table of the paper (PAPER.md §6).
+
+pub mod depth_width;
+
+use crate::config::Profile;
+use crate::pipeline::{Point, RunContext};
+use crate::plot::LineFigure;
+use crate::table::Row;
+use crate::verify::Claim;
+use crate::Result;
+use polars::prelude::DataFrame;
+
+/// A table for the report: a header and rows of preformatted cells.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SummaryTable {
+    pub caption: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// What every experiment provides to the pipeline, the report and the claims ledger.
+pub trait Experiment: Sync {
+    /// Stable id, used in file names and on the command line.
+    fn id(&self) -> &'static str;
+    /// Where it is in the paper (`Fig. 2a`).
+    fn paper_ref(&self) -> &'static str;
+    /// One line: what it shows.
+    fn title(&self) -> &'static str;
+    /// What the paper shows and how we compute it, for the report (Markdown).
+    fn description(&self) -> &'static str;
+    /// The profile's configuration of this experiment as JSON, or None if it does not run it.
+    fn config_json(&self, profile: &Profile) -> Option<serde_json::Value>;
+    /// The grid points the profile asks for (empty if it does not configure this experiment).
+    fn points(&self, profile: &Profile) -> Vec<Point>;
+    /// Rough cost of the profile's grid on this machine, for `gncond list`.
+    fn cost_hint(&self, profile: &Profile) -> String;
+    /// Compute every point (through the context's cache and thread pool).
+    fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>>;
+    /// The figure drawn from the result table.
+    fn figure(&self, df: &DataFrame) -> Result<LineFigure>;
+    /// The key numbers for the report.
+    fn summary(&self, df: &DataFrame) -> Result<SummaryTable>;
+    /// The claims this experiment's table supports, evaluated.
+    fn claims(&self, df: &DataFrame) -> Result<Vec<Claim>>;
+}
+
+/// Every experiment, in the order of the paper.
+pub fn registry() -> Vec<&'static dyn Experiment> {
+    vec![&depth_width::DepthWidth]
+}
+
+/// Find an experiment by id.
+pub fn find(id: &str) -> Option<&'static dyn Experiment> {
+    registry().into_iter().find(|e| e.id() == id)
+}
+
+/// Relative paths of an experiment's artifacts under an output folder.
+pub fn csv_path(id: &str) -> String {
+    format!("figures/data/{id}.csv")
+}
+
+/// Relative path of the SVG figure.
+pub fn svg_path(id: &str) -> String {
+    format!("figures/{id}.svg")
+}
+
+/// Relative path of the PNG figure.
+pub fn png_path(id: &str) -> String {
+    format!("figures/{id}.png")
+}

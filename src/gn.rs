@@ -1,0 +1,115 @@
+//! The nonzero spectrum of the Gauss-Newton matrix `G_O = (1/n) Σ_i J_iᵀ J_i` (PAPER.md §4).
+//!
+//! Routes: the Kronecker dual for deep linear networks (a dk×dk matrix, never p×p), and the
+//! dense oracles `JᵀJ/n` (p×p) and `JJᵀ/n` (nk×nk) from an explicit Jacobian.
+
+use crate::data::SecondMoment;
+use crate::linalg::{self, Spectrum};
+use crate::nets::PartialProducts;
+use crate::Result;
+use nalgebra::DMatrix;
+
+/// Which computation produced a spectrum; written into every CSV row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `Σ_ℓ A_ℓ ⊗ B_ℓ`, order r·k with r = min(n, d).
+    Kronecker,
+    /// `JᵀJ / n` built from the explicit Jacobian, order p.
+    DenseJtJ,
+    /// `J Jᵀ / n` built from the explicit Jacobian, order nk.
+    Gram,
+}
+
+impl Route {
+    /// Short name used in CSVs and the report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Kronecker => "kronecker-eig",
+            Route::DenseJtJ => "dense-jtj-eig",
+            Route::Gram => "gram-eig",
+        }
+    }
+}
+
+/// The nonzero spectrum of `G_O`, how it was computed, and the rank theory predicts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GnSpectrum {
+    pub spectrum: Spectrum,
+    /// Order of the matrix that was eigensolved.
+    pub order: usize,
+    pub route: Route,
+    /// The rank PAPER.md §4 predicts, where it gives one.
+    pub rank_theory: Option<usize>,
+}
+
+/// Rank of `G_O` for a deep linear network: `q (s + k − q)` with `s = rank Σ` and
+/// `q = min(s, k, m_1, …, m_{L-1})`.
+pub fn linear_rank_theory(dims: &[usize], sigma_rank: usize) -> usize {
+    let k = *dims.last().expect("dims has d and k");
+    let q = dims[1..dims.len() - 1]
+        .iter()
+        .copied()
+        .fold(sigma_rank.min(k), usize::min);
+    q * (sigma_rank + k - q)
+}
+
+/// Kronecker route for deep linear (and residual) networks:
+/// `spec⁺(G_O) = spec⁺(Σ_ℓ A_ℓ ⊗ B_ℓ)` with `A_ℓ = F P_in(ℓ)ᵀ P_in(ℓ) Fᵀ` (F the factor of
+/// Σ, `FᵀF = Σ`, so A_ℓ has the spectrum of `Σ^{1/2} P_inᵀ P_in Σ^{1/2}`) and
+/// `B_ℓ = P_out(ℓ) P_out(ℓ)ᵀ`. Cost O(L m (m + d) d + L m k²) + one (rk)×(rk) eigensolve.
+pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
+    let r = moment.factor.nrows();
+    let k = pp.p_out[0].nrows();
+    let order = r * k;
+    let mut kmat = DMatrix::zeros(order, order);
+    let ft = moment.factor.transpose();
+    for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
+        let q = p_in * &ft;
+        let a = q.transpose() * &q;
+        let b = p_out * p_out.transpose();
+        for ai in 0..r {
+            for bi in 0..r {
+                let s = a[(ai, bi)];
+                for i in 0..k {
+                    for j in 0..k {
+                        kmat[(ai * k + i, bi * k + j)] += s * b[(i, j)];
+                    }
+                }
+            }
+        }
+    }
+    let eigs = linalg::sym_eigenvalues(&kmat)?;
+    let mut dims = vec![moment.d];
+    dims.extend(pp.p_in[1..].iter().map(|p| p.nrows()));
+    dims.push(k);
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&eigs, order),
+        order,
+        route: Route::Kronecker,
+        rank_theory: Some(linear_rank_theory(&dims, moment.rank)),
+    })
+}
+
+/// Oracle: eigenvalues of the explicit `JᵀJ / n` (p×p).
+pub fn dense_jtj(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
+    let g = jac.transpose() * jac / n as f64;
+    let order = g.nrows();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
+        order,
+        route: Route::DenseJtJ,
+        rank_theory: None,
+    })
+}
+
+/// Oracle: eigenvalues of the explicit `J Jᵀ / n` (nk×nk), same nonzero spectrum as `JᵀJ / n`.
+pub fn gram(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
+    let g = jac * jac.transpose() / n as f64;
+    let order = g.nrows();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
+        order,
+        route: Route::Gram,
+        rank_theory: None,
+    })
+}

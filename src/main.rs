@@ -1,0 +1,161 @@
+//! The `gncond` command line: parse, call the library, map errors to exit codes
+//! (0 ok, 1 a failed check or claim, 2 bad input).
+
+use clap::{Parser, Subcommand};
+use gncond::config::Profile;
+use gncond::{check, experiments, pipeline, report, verify, Error};
+use std::path::PathBuf;
+
+/// Reproduce the figures and tables of "Theoretical characterisation of the Gauss-Newton
+/// conditioning in Neural Networks" (Zhao, Singh, Lucchi, NeurIPS 2024), exactly and
+/// deterministically, offline, on embedded real MNIST data.
+#[derive(Parser)]
+#[command(name = "gncond", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every experiment: its paper figure, what it shows, and its cost in a profile.
+    List {
+        /// Profile whose grid sizes to estimate: quick, default, paper or a path to a .toml.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
+    /// Compute experiments and write OUT/figures/<id>.svg|png, OUT/figures/data/<id>.csv and
+    /// OUT/figures/manifest.json (with the SHA-256 of every artifact).
+    ///
+    /// Points come from the content-hash cache when nothing they depend on changed; the run
+    /// says how many were cached and why the others were recomputed. Nothing is written when
+    /// the input is bad.
+    Run {
+        /// Experiment ids (see `gncond list`); none means every experiment of the profile.
+        ids: Vec<String>,
+        /// quick, default, paper (profiles/<name>.toml) or a path to a profile .toml.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Worker threads (points run in parallel; results do not depend on this).
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        /// Output folder (figures/ and report/ are written inside it).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Cache folder for computed points.
+        #[arg(long, default_value = ".gncond-cache")]
+        cache_dir: PathBuf,
+        /// Recompute every point and leave the cache alone.
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// Render OUT/report/report.md from the results in OUT (figures, tables, claims, provenance).
+    Report {
+        /// Folder holding figures/ from `gncond run`.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Check every guaranteed bound and paper claim on the results in OUT; print PASS/FAIL with
+    /// the evidence. Exit 1 if any fails.
+    Verify {
+        /// Folder holding figures/ from `gncond run`.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Regenerate the quick profile in a scratch folder and compare it with the committed
+    /// references in tests/golden (numbers to 1e-9 relative, SVGs byte for byte). Exit 1 on
+    /// any difference, naming experiment, column and point.
+    Check {
+        /// Folder with the reference outputs.
+        #[arg(long, default_value = "tests/golden")]
+        golden: PathBuf,
+        /// Profile the references were made with.
+        #[arg(long, default_value = "quick")]
+        profile: String,
+        /// Worker threads.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+        /// Scratch folder to regenerate into (default: a new folder under the system temp dir).
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+    },
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = dispatch(cli.command) {
+        eprintln!("gncond: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), Error> {
+    match command {
+        Command::List { profile } => {
+            let profile = Profile::load(&profile)?;
+            println!(
+                "{:<14} {:<9} {:<40} title",
+                "id",
+                "paper",
+                format!("cost ({})", profile.name)
+            );
+            for e in experiments::registry() {
+                println!(
+                    "{:<14} {:<9} {:<40} {}",
+                    e.id(),
+                    e.paper_ref(),
+                    e.cost_hint(&profile),
+                    e.title()
+                );
+            }
+            Ok(())
+        }
+        Command::Run {
+            ids,
+            profile,
+            jobs,
+            out,
+            cache_dir,
+            no_cache,
+        } => pipeline::run(&pipeline::RunOptions {
+            ids,
+            profile: Profile::load(&profile)?,
+            out,
+            jobs,
+            cache_dir: (!no_cache).then_some(cache_dir),
+        }),
+        Command::Report { out } => {
+            let path = report::render(&out)?;
+            eprintln!("report: wrote {}", path.display());
+            Ok(())
+        }
+        Command::Verify { out } => {
+            let claims = verify::claims_in(&out)?;
+            let failed = claims.iter().filter(|c| !c.pass).count();
+            for c in &claims {
+                println!("{} {:?} {}: {}", c.verdict(), c.kind, c.id, c.statement);
+                println!("     evidence: {}", c.evidence);
+            }
+            println!("{} passed, {} failed", claims.len() - failed, failed);
+            if failed > 0 {
+                Err(Error::CheckFailed(format!(
+                    "verify: {failed} claim(s) failed"
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        Command::Check {
+            golden,
+            profile,
+            jobs,
+            scratch,
+        } => check::check(&golden, &Profile::load(&profile)?, jobs, scratch),
+    }
+}

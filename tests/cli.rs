@@ -1,0 +1,277 @@
+//! The command line end to end: determinism across thread counts, the cache, bad input
+//! (exit 2, nothing written, earlier artifacts untouched), `check` catching drift and `verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gncond");
+
+fn gncond(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("GNCOND_EMBEDDED_DATA_DIR")
+        .output()
+        .expect("gncond runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn same_bytes_at_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("j1"), tmp.path().join("j2"));
+    for (dir, jobs) in [(&a, "1"), (&b, "2")] {
+        let o = gncond(&[
+            "run",
+            "depth-width",
+            "--profile",
+            "quick",
+            "--jobs",
+            jobs,
+            "--no-cache",
+            "--out",
+            s(dir),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for rel in [
+        "figures/data/depth-width.csv",
+        "figures/depth-width.svg",
+        "figures/depth-width.png",
+        "figures/manifest.json",
+    ] {
+        assert_eq!(
+            read(&a.join(rel)),
+            read(&b.join(rel)),
+            "{rel} differs between --jobs 1 and 2"
+        );
+    }
+    // and the committed references are what this binary makes
+    assert_eq!(
+        read(&a.join("figures/depth-width.svg")),
+        read(&golden().join("figures/depth-width.svg"))
+    );
+}
+
+#[test]
+fn second_run_comes_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let args = [
+        "run",
+        "--profile",
+        "quick",
+        "--out",
+        s(&out),
+        "--cache-dir",
+        s(&cache),
+    ];
+    let first = gncond(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("0 from the cache, 16 to compute"),
+        "{}",
+        stderr(&first)
+    );
+    let csv = read(&out.join("figures/data/depth-width.csv"));
+    let second = gncond(&args);
+    assert!(second.status.success());
+    assert!(
+        stderr(&second).contains("all 16 points from the cache, nothing to recompute"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(csv, read(&out.join("figures/data/depth-width.csv")));
+}
+
+fn assert_bad_input(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(err.starts_with("gncond: ") && err.contains(needle), "{err}");
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_bad_input(
+        &gncond(&["run", "nope", "--profile", "quick", "--out", s(&out)]),
+        "unknown experiment 'nope'",
+    );
+    assert_bad_input(
+        &gncond(&["run", "--profile", "quik", "--out", s(&out)]),
+        "unknown profile 'quik'",
+    );
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\ndescription = \"d\"\nmaster_seed = 1\n[experiments.depth-width]\nn = 100\ndownsample = 4\nwhiten = true\ndepths = [1]\nwidths = [0]\nseeds = 1\n").unwrap();
+    assert_bad_input(
+        &gncond(&["run", "--profile", s(&bad), "--out", s(&out)]),
+        "experiments.depth-width.widths",
+    );
+    std::fs::write(&bad, "name = [\n").unwrap();
+    assert_bad_input(
+        &gncond(&["run", "--profile", s(&bad), "--out", s(&out)]),
+        "bad.toml",
+    );
+    assert!(!out.exists(), "bad input must not create the output folder");
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("out");
+    assert_bad_input(
+        &gncond(&["run", "--profile", "quick", "--out", s(&under_file)]),
+        "cannot write",
+    );
+    assert_bad_input(
+        &gncond(&["report", "--out", s(&out)]),
+        "run `gncond run` first",
+    );
+}
+
+#[test]
+fn corrupted_data_is_refused_and_earlier_artifacts_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let ok = gncond(&["run", "--profile", "quick", "--no-cache", "--out", s(&out)]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let before: Vec<Vec<u8>> = [
+        "figures/data/depth-width.csv",
+        "figures/depth-width.svg",
+        "figures/manifest.json",
+    ]
+    .iter()
+    .map(|r| read(&out.join(r)))
+    .collect();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    for name in [
+        "mnist5k-images-idx3-ubyte.gz",
+        "mnist5k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(src.join(name), data.join(name)).unwrap();
+    }
+    let img = data.join("mnist5k-images-idx3-ubyte.gz");
+    let mut bytes = read(&img);
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&img, bytes).unwrap();
+    let o = Command::new(BIN)
+        .args(["run", "--profile", "quick", "--no-cache", "--out", s(&out)])
+        .env("GNCOND_EMBEDDED_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert_bad_input(&o, "is corrupted: sha256");
+    let after: Vec<Vec<u8>> = [
+        "figures/data/depth-width.csv",
+        "figures/depth-width.svg",
+        "figures/manifest.json",
+    ]
+    .iter()
+    .map(|r| read(&out.join(r)))
+    .collect();
+    assert_eq!(
+        before, after,
+        "a failed run must leave earlier artifacts untouched"
+    );
+}
+
+#[test]
+fn check_names_a_changed_number_and_a_missing_figure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = tmp.path().join("golden");
+    copy_dir(&golden(), &refs);
+    let ok = gncond(&["check", "--golden", s(&refs)]);
+    assert!(
+        ok.status.success(),
+        "an unmodified copy must pass: {}",
+        stderr(&ok)
+    );
+
+    let csv = refs.join("figures/data/depth-width.csv");
+    let text = String::from_utf8(read(&csv)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let col = lines[0].split(',').position(|c| c == "kappa").unwrap();
+    let mut cells: Vec<String> = lines[1].split(',').map(String::from).collect();
+    let v: f64 = cells[col].parse().unwrap();
+    cells[col] = format!("{}", v * 1.001);
+    lines[1] = cells.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let o = gncond(&["check", "--golden", s(&refs)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("depth-width: column 'kappa' at depth=1 width=64 seed=0"),
+        "{err}"
+    );
+
+    std::fs::write(&csv, text).unwrap();
+    std::fs::remove_file(refs.join("figures/depth-width.svg")).unwrap();
+    let o = gncond(&["check", "--golden", s(&refs)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("depth-width.svg is missing"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn verify_passes_on_the_references() {
+    let o = gncond(&["verify", "--out", s(&golden())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("depth-width/b-convex-holds"));
+    assert!(
+        stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn help_says_where_things_go() {
+    let o = gncond(&["run", "--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("figures/data/<id>.csv") && out.contains("--jobs"),
+        "{out}"
+    );
+    let o = gncond(&["list", "--profile", "quick"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("depth-width") && out.contains("Fig. 2a"),
+        "{out}"
+    );
+}

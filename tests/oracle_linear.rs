@@ -1,0 +1,207 @@
+//! Oracles for the deep-linear spectrum engine: the Kronecker route against κ of an explicitly
+//! built JᵀJ and JJᵀ, the Jacobian against central finite differences, ranks against theory,
+//! and B-convex against the exact κ on small random cases (whitened, non-whitened,
+//! rank-deficient, bottlenecks).
+
+use gncond::bounds::{b_convex, PartialSingularValues};
+use gncond::data::{whiten, SecondMoment};
+use gncond::gn;
+use gncond::nets::DeepLinear;
+use gncond::seed::{normal, point_rng, PointRng};
+use nalgebra::DMatrix;
+
+fn rng(tag: &str, i: u64) -> PointRng {
+    point_rng(7, "oracle-linear", &[("case", tag.to_string())], i)
+}
+
+fn gaussian(rows: usize, cols: usize, r: &mut PointRng) -> DMatrix<f64> {
+    DMatrix::from_fn(rows, cols, |_, _| normal(r))
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs())
+}
+
+/// A small case: data, network, and whether the data is whitened.
+struct Case {
+    name: String,
+    x: DMatrix<f64>,
+    net: DeepLinear,
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    // (d, n, hidden widths, k, whiten, rank-deficient data)
+    type Shape = (usize, usize, &'static [usize], usize, bool, bool);
+    let shapes: &[Shape] = &[
+        (3, 8, &[4], 2, false, false),
+        (3, 8, &[4], 2, true, false),
+        (3, 8, &[4, 4], 2, false, false),
+        (3, 8, &[4, 5, 4], 2, true, false),
+        (4, 9, &[2], 3, false, false),      // bottleneck m < d
+        (4, 9, &[5, 2, 5], 3, true, false), // bottleneck in the middle
+        (5, 3, &[6], 2, false, false),      // n < d: rank Σ = 3
+        (5, 10, &[6, 6], 3, false, true),   // duplicated pixel: rank Σ = 4
+        (3, 7, &[1], 2, false, false),      // width below k
+        (6, 12, &[3, 7], 4, false, true),
+    ];
+    for (i, &(d, n, hidden, k, whitened, deficient)) in shapes.iter().enumerate() {
+        for rep in 0..3u64 {
+            let mut r = rng(&format!("case{i}"), rep);
+            let mut x = gaussian(d, n, &mut r);
+            // non-isotropic data: scale pixels so that κ(Σ) is far from 1
+            for a in 0..d {
+                let s = 1.0 + a as f64;
+                x.row_mut(a).scale_mut(s);
+            }
+            if deficient {
+                let row0 = x.row(0).clone_owned();
+                x.set_row(d - 1, &(row0 * 2.0));
+            }
+            let x = if whitened { whiten(&x).unwrap().0 } else { x };
+            let mut dims = vec![d];
+            dims.extend_from_slice(hidden);
+            dims.push(k);
+            let net = DeepLinear::kaiming(&dims, &mut r);
+            out.push(Case {
+                name: format!("d={d} n={n} hidden={hidden:?} k={k} whiten={whitened} deficient={deficient} rep={rep}"),
+                x,
+                net,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn kronecker_route_matches_explicit_jacobian() {
+    for c in cases() {
+        let n = c.x.ncols();
+        let moment = SecondMoment::of(&c.x).unwrap();
+        let fast = gn::kronecker_linear(&c.net.partial_products(), &moment).unwrap();
+        let jac = c.net.jacobian(&c.x);
+        let dense = gn::dense_jtj(&jac, n).unwrap();
+        let gram = gn::gram(&jac, n).unwrap();
+        for oracle in [dense, gram] {
+            let (a, b) = (fast.spectrum, oracle.spectrum);
+            assert_eq!(
+                a.rank, b.rank,
+                "{}: rank {} vs {} ({:?})",
+                c.name, a.rank, b.rank, oracle.route
+            );
+            assert!(
+                rel(a.kappa, b.kappa) < 1e-9,
+                "{}: κ {} vs {} ({:?})",
+                c.name,
+                a.kappa,
+                b.kappa,
+                oracle.route
+            );
+            assert!(rel(a.lambda_max, b.lambda_max) < 1e-9, "{}: λ_max", c.name);
+            assert!(
+                rel(a.lambda_min_nonzero, b.lambda_min_nonzero) < 1e-9,
+                "{}: λ_min⁺",
+                c.name
+            );
+        }
+        assert_eq!(
+            Some(fast.spectrum.rank),
+            fast.rank_theory,
+            "{}: numerical rank against q(s + k − q)",
+            c.name
+        );
+        // The Kronecker route eigensolves an (rk)×(rk) matrix, r = min(n, d): never p×p.
+        let k = *c.net.dims().last().unwrap();
+        assert_eq!(fast.order, moment.factor.nrows() * k, "{}", c.name);
+        assert!(fast.order <= moment.d * k, "{}", c.name);
+    }
+}
+
+#[test]
+fn jacobian_matches_central_finite_differences() {
+    for c in cases().into_iter().take(12) {
+        let jac = c.net.jacobian(&c.x);
+        let theta = c.net.params();
+        let (k, n) = (c.net.dims().last().copied().unwrap(), c.x.ncols());
+        let h = 1e-6;
+        for j in 0..theta.len() {
+            let mut plus = theta.clone();
+            let mut minus = theta.clone();
+            plus[j] += h;
+            minus[j] -= h;
+            let fp = c.net.with_params(&plus).forward(&c.x);
+            let fm = c.net.with_params(&minus).forward(&c.x);
+            for i in 0..n {
+                for o in 0..k {
+                    let fd = (fp[(o, i)] - fm[(o, i)]) / (2.0 * h);
+                    let an = jac[(i * k + o, j)];
+                    assert!(
+                        (fd - an).abs() <= 1e-7 * (1.0 + an.abs()),
+                        "{}: ∂f_{o}(x_{i})/∂θ_{j}: finite difference {fd}, Jacobian {an}",
+                        c.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn b_convex_bounds_kappa_on_random_cases() {
+    let mut finite = 0;
+    for c in cases() {
+        let moment = SecondMoment::of(&c.x).unwrap();
+        let pp = c.net.partial_products();
+        let kappa = gn::kronecker_linear(&pp, &moment).unwrap().spectrum.kappa;
+        let bound = b_convex(&PartialSingularValues::of(&pp).unwrap(), moment.kappa);
+        assert!(!bound.is_nan(), "{}: bound is NaN", c.name);
+        assert!(
+            kappa <= bound * (1.0 + 1e-9),
+            "{}: κ = {kappa} > B-convex = {bound}",
+            c.name
+        );
+        let dims = c.net.dims();
+        let min_width = dims[1..dims.len() - 1].iter().min().copied().unwrap();
+        if min_width >= dims[0].max(*dims.last().unwrap()) {
+            assert!(bound.is_finite(), "{}: B-convex should be finite", c.name);
+            finite += 1;
+        } else {
+            assert!(
+                bound.is_infinite(),
+                "{}: B-convex should be +∞ below max(d, k)",
+                c.name
+            );
+        }
+    }
+    assert!(finite >= 10, "too few cases with a finite bound: {finite}");
+}
+
+#[test]
+fn b_convex_is_exact_for_one_hidden_layer_on_whitened_data() {
+    for rep in 0..20 {
+        let mut r = rng("exact", rep);
+        let (d, k, m, n) = (3 + (rep as usize % 3), 2, 6 + rep as usize % 4, 15);
+        let x = whiten(&gaussian(d, n, &mut r)).unwrap().0;
+        let net = DeepLinear::kaiming(&[d, m, k], &mut r);
+        let moment = SecondMoment::of(&x).unwrap();
+        let pp = net.partial_products();
+        let kappa = gn::kronecker_linear(&pp, &moment).unwrap().spectrum.kappa;
+        let bound = b_convex(&PartialSingularValues::of(&pp).unwrap(), moment.kappa);
+        assert!(
+            rel(kappa, bound) < 1e-9,
+            "rep {rep}: κ = {kappa}, B-convex = {bound}"
+        );
+    }
+}
+
+#[test]
+fn partial_products_are_the_layer_products() {
+    let mut r = rng("pp", 0);
+    let net = DeepLinear::kaiming(&[3, 4, 5, 2], &mut r);
+    let pp = net.partial_products();
+    let w = &net.weights;
+    assert_eq!(pp.p_in[0], DMatrix::identity(3, 3));
+    assert!((&pp.p_in[2] - &w[1] * &w[0]).abs().max() < 1e-14);
+    assert!((&pp.p_out[0] - &w[2] * &w[1]).abs().max() < 1e-14);
+    assert_eq!(pp.p_out[2], DMatrix::identity(2, 2));
+}
