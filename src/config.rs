@@ -36,6 +36,123 @@ pub struct Profile {
 pub struct ExperimentsConfig {
     #[serde(rename = "depth-width")]
     pub depth_width: Option<DepthWidthConfig>,
+    #[serde(rename = "width-scaling")]
+    pub width_scaling: Option<WidthScalingConfig>,
+    #[serde(rename = "tight-vs-loose")]
+    pub tight_vs_loose: Option<TightLooseConfig>,
+    #[serde(rename = "kaiming-table")]
+    pub kaiming_table: Option<KaimingTableConfig>,
+    pub residual: Option<ResidualConfig>,
+    #[serde(rename = "partial-products")]
+    pub partial_products: Option<PartialProductsConfig>,
+    pub whitening: Option<WhiteningConfig>,
+}
+
+/// Fig. 2b: κ versus depth h with the width growing in proportion, m = c·h.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidthScalingConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub depths: Vec<usize>,
+    /// The factors c of m = c·h.
+    pub multipliers: Vec<usize>,
+    pub seeds: usize,
+}
+
+/// Fig. 3: κ, B-convex and B-loose versus width for one hidden layer.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TightLooseConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub widths: Vec<usize>,
+    pub seeds: usize,
+}
+
+/// The Kaiming table: B-kaiming against the empirical κ over many initialisations, one hidden
+/// layer on whitened data (Σ = I exactly, so only d matters, not the data's content).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KaimingTableConfig {
+    pub d: usize,
+    pub k: usize,
+    /// The deviation t of the tail bound (probability ≥ 1 − 8 e^{−t²/2}).
+    pub t: f64,
+    pub widths: Vec<usize>,
+    /// Initialisations per width.
+    pub inits: usize,
+}
+
+/// Fig. 5: linear residual networks `W_ℓ + βI`, κ and bounds versus depth per β.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidualConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub width: usize,
+    pub depths: Vec<usize>,
+    /// β values: a number, `1/L` or `1/sqrt(L)` (L = h + 1 weight matrices).
+    pub betas: Vec<String>,
+    pub seeds: usize,
+}
+
+/// Appendix: κ and σ_min of the partial products P_in(ℓ), P_out(ℓ) versus ℓ for several depths.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialProductsConfig {
+    pub downsample: usize,
+    pub width: usize,
+    /// Numbers of hidden layers h of the networks compared.
+    pub depths: Vec<usize>,
+    pub seeds: usize,
+}
+
+/// Appendix: κ versus depth with and without whitening.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhiteningConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub width: usize,
+    pub depths: Vec<usize>,
+    pub seeds: usize,
+}
+
+/// The residual scale β, possibly tied to the number L of weight matrices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Beta {
+    Value(f64),
+    InvL,
+    InvSqrtL,
+}
+
+impl Beta {
+    /// Parse `0.5`, `1/L` or `1/sqrt(L)`.
+    pub fn parse(s: &str) -> std::result::Result<Beta, String> {
+        match s.trim() {
+            "1/L" => Ok(Beta::InvL),
+            "1/sqrt(L)" => Ok(Beta::InvSqrtL),
+            other => match other.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(Beta::Value(v)),
+                _ => Err(format!(
+                    "'{s}' is not a β: use a number ≥ 0, \"1/L\" or \"1/sqrt(L)\""
+                )),
+            },
+        }
+    }
+
+    /// The number β for a network of `l` weight matrices.
+    pub fn value(self, l: usize) -> f64 {
+        match self {
+            Beta::Value(v) => v,
+            Beta::InvL => 1.0 / l as f64,
+            Beta::InvSqrtL => 1.0 / (l as f64).sqrt(),
+        }
+    }
 }
 
 /// Fig. 2a: κ and B-convex of deep linear networks versus depth, one curve per width.
@@ -100,10 +217,71 @@ impl Profile {
             validate_data(at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "depths", &c.depths)?;
             positive_list(at, "widths", &c.widths)?;
-            if c.seeds == 0 {
-                return Err(format!("{at}.seeds: must be at least 1"));
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.width_scaling {
+            let at = "experiments.width-scaling";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "depths", &c.depths)?;
+            positive_list(at, "multipliers", &c.multipliers)?;
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.tight_vs_loose {
+            let at = "experiments.tight-vs-loose";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "widths", &c.widths)?;
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.kaiming_table {
+            let at = "experiments.kaiming-table";
+            at_least_one(at, "d", c.d)?;
+            at_least_one(at, "k", c.k)?;
+            positive_list(at, "widths", &c.widths)?;
+            at_least_one(at, "inits", c.inits)?;
+            if !(c.t.is_finite() && c.t >= 0.0) {
+                return Err(format!("{at}.t: {} is impossible, use a number ≥ 0", c.t));
             }
         }
+        if let Some(c) = &self.experiments.residual {
+            let at = "experiments.residual";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            at_least_one(at, "width", c.width)?;
+            positive_list(at, "depths", &c.depths)?;
+            if c.betas.is_empty() {
+                return Err(format!("{at}.betas: must not be empty"));
+            }
+            for b in &c.betas {
+                Beta::parse(b).map_err(|e| format!("{at}.betas: {e}"))?;
+            }
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.partial_products {
+            let at = "experiments.partial-products";
+            if !(1..=28).contains(&c.downsample) {
+                return Err(format!(
+                    "{at}.downsample: {} is impossible, use 1 to 28",
+                    c.downsample
+                ));
+            }
+            at_least_one(at, "width", c.width)?;
+            positive_list(at, "depths", &c.depths)?;
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.whitening {
+            let at = "experiments.whitening";
+            validate_data(at, c.n, c.downsample, true)?;
+            at_least_one(at, "width", c.width)?;
+            positive_list(at, "depths", &c.depths)?;
+            at_least_one(at, "seeds", c.seeds)?;
+        }
+        Ok(())
+    }
+}
+
+fn at_least_one(at: &str, key: &str, v: usize) -> std::result::Result<(), String> {
+    if v == 0 {
+        Err(format!("{at}.{key}: must be at least 1"))
+    } else {
         Ok(())
     }
 }

@@ -14,6 +14,8 @@ use nalgebra::DMatrix;
 pub enum Route {
     /// `Σ_ℓ A_ℓ ⊗ B_ℓ`, order r·k with r = min(n, d).
     Kronecker,
+    /// Closed-form Kronecker sum (one hidden layer, whitened data), order dk.
+    KroneckerSum,
     /// `JᵀJ / n` built from the explicit Jacobian, order p.
     DenseJtJ,
     /// `J Jᵀ / n` built from the explicit Jacobian, order nk.
@@ -25,6 +27,7 @@ impl Route {
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Kronecker => "kronecker-eig",
+            Route::KroneckerSum => "kronecker-sum",
             Route::DenseJtJ => "dense-jtj-eig",
             Route::Gram => "gram-eig",
         }
@@ -87,6 +90,30 @@ pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<G
         order,
         route: Route::Kronecker,
         rank_theory: Some(linear_rank_theory(&dims, moment.rank)),
+    })
+}
+
+/// Closed form for one hidden layer on whitened data (`Σ = s·I`, network `W₂ W₁`): the
+/// Kronecker sum `s (I_d ⊗ W₂W₂ᵀ + W₁ᵀW₁ ⊗ I_k)`, whose eigenvalues are
+/// `s (λ_i(W₁ᵀW₁) + λ_j(W₂W₂ᵀ))` for all pairs. Cost: two small eigensolves.
+pub fn kronecker_sum_one_hidden(
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+    s: f64,
+) -> Result<GnSpectrum> {
+    let a = linalg::sym_eigenvalues(&(w1.transpose() * w1))?;
+    let b = linalg::sym_eigenvalues(&(w2 * w2.transpose()))?;
+    let eigs: Vec<f64> = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| s * (x.max(0.0) + y.max(0.0))))
+        .collect();
+    let (d, m, k) = (w1.ncols(), w1.nrows(), w2.nrows());
+    let order = eigs.len();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&eigs, order),
+        order,
+        route: Route::KroneckerSum,
+        rank_theory: Some(linear_rank_theory(&[d, m, k], d)),
     })
 }
 

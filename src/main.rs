@@ -99,20 +99,33 @@ fn dispatch(command: Command) -> Result<(), Error> {
     match command {
         Command::List { profile } => {
             let profile = Profile::load(&profile)?;
-            println!(
-                "{:<14} {:<9} {:<40} title",
-                "id",
-                "paper",
-                format!("cost ({})", profile.name)
-            );
-            for e in experiments::registry() {
-                println!(
-                    "{:<14} {:<9} {:<40} {}",
-                    e.id(),
-                    e.paper_ref(),
-                    e.cost_hint(&profile),
-                    e.title()
-                );
+            let rows: Vec<[String; 4]> = experiments::registry()
+                .into_iter()
+                .map(|e| {
+                    [
+                        e.id().to_string(),
+                        e.paper_ref().to_string(),
+                        e.cost_hint(&profile),
+                        e.title().to_string(),
+                    ]
+                })
+                .collect();
+            let header = [
+                "id".to_string(),
+                "paper".to_string(),
+                format!("cost ({} profile)", profile.name),
+                "what it shows".to_string(),
+            ];
+            let width = |c: usize| {
+                rows.iter()
+                    .chain(std::iter::once(&header))
+                    .map(|r| r[c].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            };
+            let (w0, w1, w2) = (width(0), width(1), width(2));
+            for r in std::iter::once(&header).chain(&rows) {
+                println!("{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]);
             }
             Ok(())
         }

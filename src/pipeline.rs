@@ -41,17 +41,34 @@ impl Point {
 }
 
 /// How points are cached: one small file per point, named by the hash of everything the
-/// point's numbers depend on (crate version, experiment, parameters, master seed, replicate,
-/// data checksum).
+/// point's numbers depend on (the program itself, experiment, parameters, master seed,
+/// replicate, data checksum).
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub dir: PathBuf,
+    /// SHA-256 of the running executable: any change to the code that computes a point
+    /// changes it, so a cache never serves numbers from other code.
+    pub program: String,
 }
 
 impl Cache {
+    /// A cache in `dir`, keyed to the running program.
+    pub fn new(dir: PathBuf) -> Cache {
+        let program = std::env::current_exe()
+            .ok()
+            .and_then(|p| std::fs::read(p).ok())
+            .map(|b| sha256_hex(&b))
+            .unwrap_or_else(|| format!("version-{VERSION}"));
+        Cache { dir, program }
+    }
+
     fn key(&self, seed_text: &str, data_sha: &str) -> String {
+        let program = &self.program;
         sha256_hex(
-            format!("gncond-cache-v1|version={VERSION}|{seed_text}|data={data_sha}").as_bytes(),
+            format!(
+                "gncond-cache-v1|version={VERSION}|program={program}|{seed_text}|data={data_sha}"
+            )
+            .as_bytes(),
         )
     }
 
@@ -59,6 +76,10 @@ impl Cache {
         self.dir.join(&key[..2]).join(format!("{key}.row"))
     }
 }
+
+/// The line that separates the rows of one point in a cache entry (a cell line always holds
+/// two tabs, so it cannot be mistaken for one).
+const ROW_SEPARATOR: &str = "---";
 
 /// Per-experiment counts and time of one run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -83,6 +104,8 @@ pub struct RunContext {
     pool: rayon::ThreadPool,
     images: OnceLock<Images>,
     stats: Mutex<RunStats>,
+    /// The data set the last `compute_points` ran on, for the manifest.
+    source: Mutex<Option<DataSource>>,
     jobs: usize,
 }
 
@@ -99,6 +122,7 @@ impl RunContext {
             pool,
             images: OnceLock::new(),
             stats: Mutex::new(RunStats::default()),
+            source: Mutex::new(None),
             jobs,
         })
     }
@@ -122,14 +146,14 @@ impl RunContext {
         compute: F,
     ) -> Result<Vec<Row>>
     where
-        F: Fn(&Point, &mut PointRng) -> Result<Row> + Sync,
+        F: Fn(&Point, &mut PointRng) -> Result<Vec<Row>> + Sync,
     {
         let started = Instant::now();
         let texts: Vec<String> = points
             .iter()
             .map(|p| seed::seed_text(self.master_seed, id, &p.params, p.replicate))
             .collect();
-        let cached: Vec<Option<(Row, f64)>> = texts
+        let cached: Vec<Option<(Vec<Row>, f64)>> = texts
             .iter()
             .map(|t| {
                 let cache = self.cache.as_ref()?;
@@ -137,7 +161,19 @@ impl RunContext {
                 let text = std::fs::read_to_string(path).ok()?;
                 let (first, rest) = text.split_once('\n')?;
                 let seconds = first.strip_prefix("seconds\t")?.parse().ok()?;
-                Some((Row::from_cache_text(rest)?, seconds))
+                let mut chunks = vec![String::new()];
+                for line in rest.lines() {
+                    if line == ROW_SEPARATOR {
+                        chunks.push(String::new());
+                    } else {
+                        let last = chunks.last_mut().expect("non-empty");
+                        last.push_str(line);
+                        last.push('\n');
+                    }
+                }
+                let rows: Option<Vec<Row>> =
+                    chunks.iter().map(|c| Row::from_cache_text(c)).collect();
+                Some((rows?, seconds))
             })
             .collect();
         let hits = cached.iter().filter(|c| c.is_some()).count();
@@ -145,7 +181,7 @@ impl RunContext {
         let why = if self.cache.is_none() {
             "cache disabled (--no-cache)"
         } else if hits == 0 {
-            "no cache entry for any point (new parameters, seed, data or version)"
+            "no cache entry for any point: new parameters, seed, data or program"
         } else {
             "no cache entry for these points"
         };
@@ -162,7 +198,7 @@ impl RunContext {
         }
         let done = AtomicUsize::new(0);
         let step = todo.div_ceil(10).max(1);
-        let rows: Result<Vec<(Row, f64)>> = self.pool.install(|| {
+        let rows: Result<Vec<(Vec<Row>, f64)>> = self.pool.install(|| {
             points
                 .par_iter()
                 .zip(cached.into_par_iter())
@@ -179,7 +215,9 @@ impl RunContext {
                     let seconds = t0.elapsed().as_secs_f64();
                     if let Some(cache) = &self.cache {
                         let path = cache.path(&cache.key(text, &data_source.sha256));
-                        let entry = format!("seconds\t{seconds}\n{}", row.to_cache_text());
+                        let texts: Vec<String> = row.iter().map(Row::to_cache_text).collect();
+                        let sep = format!("{ROW_SEPARATOR}\n");
+                        let entry = format!("seconds\t{seconds}\n{}", texts.join(&sep));
                         write_atomic(&path, entry.as_bytes())?;
                     }
                     let k = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -194,6 +232,7 @@ impl RunContext {
                 .collect()
         });
         let rows = rows?;
+        *self.source.lock().expect("source lock") = Some(data_source.clone());
         let mut stats = self.stats.lock().expect("stats lock");
         *stats = RunStats {
             points: points.len(),
@@ -203,7 +242,7 @@ impl RunContext {
             point_seconds: rows.iter().map(|r| r.1).sum(),
             jobs: self.jobs,
         };
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        Ok(rows.into_iter().flat_map(|r| r.0).collect())
     }
 
     fn take_stats(&self) -> RunStats {
@@ -236,7 +275,10 @@ pub struct ManifestEntry {
     pub master_seed: u64,
     pub config: serde_json::Value,
     pub data: DataSource,
+    /// Grid points computed (each may give several rows).
     pub points: usize,
+    /// Rows in the CSV.
+    pub rows: usize,
     /// Path (relative to the output folder) → SHA-256.
     pub artifacts: BTreeMap<String, String>,
 }
@@ -334,7 +376,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     if let Some(dir) = &opts.cache_dir {
         ensure_writable_dir(dir)?;
     }
-    let cache = opts.cache_dir.clone().map(|dir| Cache { dir });
+    let cache = opts.cache_dir.clone().map(Cache::new);
     let ctx = RunContext::new(opts.profile.master_seed, opts.jobs, cache)?;
     let mut manifest = Manifest::load_or_default(&opts.out);
     manifest.gncond_version = VERSION.to_string();
@@ -356,7 +398,12 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         write_atomic(&opts.out.join(&svg_rel), svg.as_bytes())?;
         figure.write_png(&opts.out.join(&png_rel))?;
         let png = crate::fsutil::read(&opts.out.join(&png_rel))?;
-        let data = data_source_of(&rows, &ctx)?;
+        let data = ctx
+            .source
+            .lock()
+            .expect("source lock")
+            .take()
+            .ok_or_else(|| Error::Numerics(format!("{id} computed no points")))?;
         let mut artifacts = BTreeMap::new();
         artifacts.insert(csv_rel.clone(), sha256_hex(&csv));
         artifacts.insert(svg_rel.clone(), sha256_hex(svg.as_bytes()));
@@ -371,7 +418,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
                 master_seed: opts.profile.master_seed,
                 config: exp.config_json(&opts.profile).unwrap_or_default(),
                 data,
-                points: rows.len(),
+                points: exp.points(&opts.profile).len(),
+                rows: rows.len(),
                 artifacts,
             },
         );
@@ -387,21 +435,4 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     write_atomic(&opts.out.join(MANIFEST_PATH), text.as_bytes())?;
     let text = serde_json::to_string_pretty(&timings).expect("timings serialise") + "\n";
     write_atomic(&opts.out.join(TIMINGS_PATH), text.as_bytes())
-}
-
-/// The data set behind a result table: its rows name it in the `data` column.
-fn data_source_of(rows: &[Row], ctx: &RunContext) -> Result<DataSource> {
-    let named = rows.first().and_then(|r| {
-        r.0.iter().find_map(|(k, v)| match (k.as_str(), v) {
-            ("data", table::Cell::Str(s)) => Some(s.clone()),
-            _ => None,
-        })
-    });
-    let images = ctx.images()?;
-    match named {
-        Some(id) if id == images.source.id => Ok(images.source.clone()),
-        other => Err(Error::Data(format!(
-            "result rows name data set {other:?}, which this run did not load"
-        ))),
-    }
 }

@@ -4,6 +4,7 @@
 //! is for viewing.
 
 use crate::{Error, Result};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::sync::Once;
 
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const FONT_NAME: &str = "sans-serif";
-/// Figure size in pixels.
+/// Size in pixels of a single-panel figure.
 pub const SIZE: (u32, u32) = (960, 640);
 
 /// Colour-blind-safe palette (Okabe-Ito), one per series index.
@@ -34,19 +35,33 @@ pub struct Series {
     pub dashed: bool,
     /// Draw the ±std band (off for bounds, whose spread would hide the measured curve's).
     pub band: bool,
+    /// Let this series set the y range; when false it is clipped to the range the others
+    /// set (for estimates that are orders of magnitude off).
+    pub fit: bool,
     pub points: Vec<(f64, f64, f64)>,
 }
 
-/// A line figure.
+/// One set of axes.
 #[derive(Debug, Clone)]
-pub struct LineFigure {
+pub struct Panel {
+    /// Panel caption (empty for a single-panel figure, whose title says it all).
     pub title: String,
     pub x_label: String,
     pub y_label: String,
+    pub log_x: bool,
     pub log_y: bool,
-    /// The x values are integers (depths, widths): label only those.
+    /// The x values are integers (depths, layer indices): label only those.
     pub integer_x: bool,
+    /// Put the legend in the lower left corner instead of the upper left one.
+    pub legend_lower: bool,
     pub series: Vec<Series>,
+}
+
+/// A figure: a title over one or more panels side by side.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub title: String,
+    pub panels: Vec<Panel>,
 }
 
 fn register_font() -> Result<()> {
@@ -68,53 +83,55 @@ fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Numerics(format!("drawing a figure failed: {e:?}"))
 }
 
-impl LineFigure {
-    fn y_range(&self) -> (f64, f64) {
-        let mut lo = f64::INFINITY;
-        let mut hi = f64::NEG_INFINITY;
-        for s in &self.series {
-            for &(_, m, sd) in &s.points {
-                if !m.is_finite() {
-                    continue;
-                }
-                let (a, b) = (m - sd, m + sd);
-                let a = if self.log_y && a <= 0.0 { m } else { a };
-                lo = lo.min(a);
-                hi = hi.max(b);
-            }
-        }
-        if !lo.is_finite() || !hi.is_finite() {
-            return (1.0, 10.0);
-        }
-        if self.log_y {
-            let (l, h) = (lo.log10().floor(), hi.log10().ceil());
-            let h = if h <= l { l + 1.0 } else { h };
-            (10f64.powf(l), 10f64.powf(h))
-        } else {
-            let pad = 0.05 * (hi - lo).max(1e-12);
-            (lo - pad, hi + pad)
-        }
+/// Range of finite values (log axes: positive values only), padded.
+fn axis_range(values: impl Iterator<Item = f64>, log: bool, pad_frac: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite() && (!log || *v > 0.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return if log { (1.0, 10.0) } else { (0.0, 1.0) };
     }
+    if log {
+        let (l, h) = (lo.log10(), hi.log10());
+        let (l, h) = if pad_frac > 0.0 {
+            let pad = pad_frac * (h - l).max(0.1);
+            (l - pad, h + pad)
+        } else {
+            // a little headroom so a curve that ends on a power of ten is not on the frame
+            ((l - 0.02).floor(), (h + 0.02).ceil().max(l.floor() + 1.0))
+        };
+        (10f64.powf(l), 10f64.powf(h))
+    } else {
+        let pad = pad_frac.max(0.05) * (hi - lo).max(1e-12 * hi.abs().max(1.0));
+        (lo - pad, hi + pad)
+    }
+}
 
+impl Panel {
     fn x_range(&self) -> (f64, f64) {
         let xs = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.0));
-        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
+        axis_range(xs, self.log_x, 0.03)
+    }
+
+    fn y_range(&self) -> (f64, f64) {
+        let log = self.log_y;
+        let ys = self.series.iter().filter(|s| s.fit).flat_map(|s| {
+            s.points.iter().flat_map(move |&(_, m, sd)| {
+                let lo = if log && m - sd <= 0.0 { m } else { m - sd };
+                [lo, m + sd]
+            })
         });
-        if lo.is_finite() && hi > lo {
-            let pad = 0.03 * (hi - lo);
-            (lo - pad, hi + pad)
-        } else {
-            (0.0, 1.0)
-        }
+        axis_range(ys, log, 0.0)
     }
 
     fn x_label_count(&self) -> usize {
         let (lo, hi) = self.x_range();
-        if self.integer_x {
+        if self.integer_x && !self.log_x {
             ((hi - lo).round() as usize + 1).clamp(2, 12)
         } else {
             10
@@ -122,7 +139,9 @@ impl LineFigure {
     }
 
     fn format_x(&self, v: f64) -> String {
-        if !self.integer_x {
+        if self.log_x {
+            format_tick(v)
+        } else if !self.integer_x {
             format!("{v}")
         } else if (v - v.round()).abs() < 1e-6 {
             format!("{}", v.round())
@@ -131,87 +150,100 @@ impl LineFigure {
         }
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<()>
+    fn format_y(&self, v: f64) -> String {
+        if self.log_y {
+            format_tick(v)
+        } else {
+            let s = format!("{v:.3}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE).map_err(plot_err)?;
         let (x0, x1) = self.x_range();
         let (y0, y1) = self.y_range();
-        let mut builder = ChartBuilder::on(&root);
+        let mut builder = ChartBuilder::on(area);
         builder
-            .caption(&self.title, (FONT_NAME, 24))
-            .margin(16)
+            .margin(14)
             .x_label_area_size(56)
-            .y_label_area_size(88);
-        if self.log_y {
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .x_desc(&self.x_label)
-                .y_desc(&self.y_label)
-                .label_style((FONT_NAME, 16))
-                .axis_desc_style((FONT_NAME, 18))
-                .y_label_formatter(&|v| format_tick(*v))
-                .x_labels(self.x_label_count())
-                .x_label_formatter(&|v| self.format_x(*v))
-                .draw()
-                .map_err(plot_err)?;
-            self.draw_series(&mut chart)?;
-            legend(&mut chart)
-        } else {
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(plot_err)?;
-            chart
-                .configure_mesh()
-                .x_desc(&self.x_label)
-                .y_desc(&self.y_label)
-                .label_style((FONT_NAME, 16))
-                .axis_desc_style((FONT_NAME, 18))
-                .x_labels(self.x_label_count())
-                .x_label_formatter(&|v| self.format_x(*v))
-                .draw()
-                .map_err(plot_err)?;
-            self.draw_series(&mut chart)?;
-            legend(&mut chart)
-        }?;
-        root.present().map_err(plot_err)
+            .y_label_area_size(80);
+        if !self.title.is_empty() {
+            builder.caption(&self.title, (FONT_NAME, 20));
+        }
+        match (self.log_x, self.log_y) {
+            (false, false) => {
+                let mut c = builder
+                    .build_cartesian_2d(x0..x1, y0..y1)
+                    .map_err(plot_err)?;
+                self.body(&mut c, (y0, y1))
+            }
+            (false, true) => {
+                let mut c = builder
+                    .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                    .map_err(plot_err)?;
+                self.body(&mut c, (y0, y1))
+            }
+            (true, false) => {
+                let mut c = builder
+                    .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                    .map_err(plot_err)?;
+                self.body(&mut c, (y0, y1))
+            }
+            (true, true) => {
+                let mut c = builder
+                    .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                    .map_err(plot_err)?;
+                self.body(&mut c, (y0, y1))
+            }
+        }
     }
 
-    fn draw_series<'a, DB, Y>(
+    fn body<'a, DB, X, Y>(
         &self,
-        chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+        chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+        y_range: (f64, f64),
     ) -> Result<()>
     where
         DB: DrawingBackend + 'a,
         DB::ErrorType: 'static,
-        Y: Ranged<ValueType = f64>,
+        X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+        Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .label_style((FONT_NAME, 16))
+            .axis_desc_style((FONT_NAME, 17))
+            .x_labels(self.x_label_count())
+            .x_label_formatter(&|v| self.format_x(*v))
+            .y_label_formatter(&|v| self.format_y(*v))
+            .draw()
+            .map_err(plot_err)?;
         for s in &self.series {
             let color = PALETTE[s.color % PALETTE.len()];
             let pts: Vec<(f64, f64, f64)> = s
                 .points
                 .iter()
                 .copied()
-                .filter(|p| p.1.is_finite() && p.2.is_finite())
+                .filter(|p| p.1.is_finite() && p.2.is_finite() && (!self.log_y || p.1 > 0.0))
                 .collect();
+            if pts.is_empty() {
+                continue;
+            }
             if s.band && pts.iter().any(|p| p.2 > 0.0) {
-                let mut band: Vec<(f64, f64)> = pts
-                    .iter()
-                    .map(|&(x, m, sd)| {
-                        (
-                            x,
-                            if self.log_y && m - sd <= 0.0 {
-                                m
-                            } else {
-                                m - sd
-                            },
-                        )
-                    })
-                    .collect();
+                let lower = |m: f64, sd: f64| {
+                    if self.log_y && m - sd <= 0.0 {
+                        m
+                    } else {
+                        m - sd
+                    }
+                };
+                let mut band: Vec<(f64, f64)> =
+                    pts.iter().map(|&(x, m, sd)| (x, lower(m, sd))).collect();
                 band.extend(pts.iter().rev().map(|&(x, m, sd)| (x, m + sd)));
                 chart
                     .draw_series(std::iter::once(Polygon::new(
@@ -220,7 +252,16 @@ impl LineFigure {
                     )))
                     .map_err(plot_err)?;
             }
-            let line: Vec<(f64, f64)> = pts.iter().map(|&(x, m, _)| (x, m)).collect();
+            let (y0, y1) = y_range;
+            // A series that does not set the range is drawn up to where it leaves the axes.
+            let line: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|&(x, m, _)| (x, m))
+                .take_while(|&(_, m)| s.fit || (y0..=y1).contains(&m))
+                .collect();
+            if line.is_empty() {
+                continue;
+            }
             let style = color.stroke_width(2);
             let anno = if s.dashed {
                 chart
@@ -236,14 +277,62 @@ impl LineFigure {
             };
             let dashed = s.dashed;
             anno.label(s.label.clone()).legend(move |(x, y)| {
+                let seg =
+                    |a: i32, b: i32| PathElement::new(vec![(a, 0), (b, 0)], color.stroke_width(2));
                 if dashed {
-                    PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(2))
+                    EmptyElement::at((x, y)) + seg(0, 6) + seg(9, 15) + seg(18, 24)
                 } else {
-                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(2))
+                    EmptyElement::at((x, y)) + seg(0, 24) + seg(0, 0) + seg(0, 0)
                 }
             });
         }
-        Ok(())
+        chart
+            .configure_series_labels()
+            .position(if self.legend_lower {
+                SeriesLabelPosition::LowerLeft
+            } else {
+                SeriesLabelPosition::UpperLeft
+            })
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FONT_NAME, 14))
+            .draw()
+            .map_err(plot_err)
+    }
+}
+
+impl Figure {
+    /// Panels in a grid: side by side up to three, four as 2×2.
+    fn grid(&self) -> (usize, usize) {
+        let n = self.panels.len().max(1);
+        let cols = if n == 4 { 2 } else { n.min(3) };
+        (n.div_ceil(cols), cols)
+    }
+
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32) {
+        let (rows, cols) = self.grid();
+        if rows * cols == 1 {
+            SIZE
+        } else {
+            (720 * cols as u32, 40 + 560 * rows as u32)
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE).map_err(plot_err)?;
+        let body = root
+            .margin(10, 0, 0, 0)
+            .titled(&self.title, (FONT_NAME, 22))
+            .map_err(plot_err)?;
+        let areas = body.split_evenly(self.grid());
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            panel.draw(area)?;
+        }
+        root.present().map_err(plot_err)
     }
 
     /// Render to SVG text.
@@ -251,7 +340,7 @@ impl LineFigure {
         register_font()?;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            let root = SVGBackend::with_string(&mut svg, self.size()).into_drawing_area();
             self.draw(root)?;
         }
         Ok(svg)
@@ -268,7 +357,7 @@ impl LineFigure {
             })?;
         }
         let drawn = {
-            let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+            let root = BitMapBackend::new(&tmp, self.size()).into_drawing_area();
             self.draw(root)
         };
         let result = drawn.and_then(|_| {
@@ -284,37 +373,29 @@ impl LineFigure {
     }
 }
 
-fn legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>) -> Result<()>
-where
-    DB: DrawingBackend + 'a,
-    DB::ErrorType: 'static,
-    X: Ranged,
-    Y: Ranged,
-{
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT_NAME, 15))
-        .draw()
-        .map_err(plot_err)
-}
-
-/// Ticks of a log axis: powers of ten as `1e3`, other values with few digits.
+/// Ticks of a log axis: only 1, 2 and 5 times a power of ten are labelled (plotters offers
+/// more), powers of ten beyond 1000 as `1e4`.
 fn format_tick(v: f64) -> String {
-    if v <= 0.0 {
-        return format!("{v}");
+    if v <= 0.0 || !v.is_finite() {
+        return String::new();
     }
-    let e = v.log10();
-    if (e - e.round()).abs() < 1e-9 {
-        let e = e.round() as i32;
-        if (-2..=3).contains(&e) {
-            format!("{}", 10f64.powi(e))
-        } else {
-            format!("1e{e}")
-        }
+    let e = v.log10().floor();
+    let mantissa = v / 10f64.powf(e);
+    let nice = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .find(|m| (mantissa - m).abs() < 1e-6 * m);
+    let Some(m) = nice else {
+        return String::new();
+    };
+    let (m, e) = if m == 10.0 { (1.0, e + 1.0) } else { (m, e) };
+    let e = e as i32;
+    if (0..=3).contains(&e) {
+        format!("{}", (m * 10f64.powi(e)).round())
+    } else if (-3..0).contains(&e) {
+        format!("{}", m * 10f64.powi(e))
+    } else if m == 1.0 {
+        format!("1e{e}")
     } else {
-        format!("{v:.3}")
+        format!("{m}e{e}")
     }
 }

@@ -205,3 +205,87 @@ fn partial_products_are_the_layer_products() {
     assert!((&pp.p_out[0] - &w[2] * &w[1]).abs().max() < 1e-14);
     assert_eq!(pp.p_out[2], DMatrix::identity(2, 2));
 }
+
+#[test]
+fn closed_form_kronecker_sum_matches_the_jacobian() {
+    for rep in 0..6 {
+        let mut r = rng("ksum", rep);
+        let (d, m, k, n) = (3 + rep as usize % 2, 4 + rep as usize % 3, 2, 9);
+        let x = whiten(&gaussian(d, n, &mut r)).unwrap().0;
+        let net = DeepLinear::kaiming(&[d, m, k], &mut r);
+        // whitened: X Xᵀ = I, so Σ = I / n
+        let closed =
+            gn::kronecker_sum_one_hidden(&net.weights[0], &net.weights[1], 1.0 / n as f64).unwrap();
+        let dense = gn::dense_jtj(&net.jacobian(&x), n).unwrap();
+        let (a, b) = (closed.spectrum, dense.spectrum);
+        assert_eq!(a.rank, b.rank, "rep {rep}");
+        assert!(
+            rel(a.kappa, b.kappa) < 1e-9,
+            "rep {rep}: {} vs {}",
+            a.kappa,
+            b.kappa
+        );
+        assert!(rel(a.lambda_max, b.lambda_max) < 1e-9, "rep {rep}");
+        assert_eq!(Some(a.rank), closed.rank_theory, "rep {rep}");
+    }
+}
+
+#[test]
+fn residual_network_gauss_newton_matches_finite_differences() {
+    // f(x) = Π_ℓ (W_ℓ + βI) x as a function of the W_ℓ: its Jacobian is the shifted network's,
+    // and so is κ(G_O); check both against central differences in W.
+    for (rep, beta) in [0.0, 0.25, 1.0].into_iter().enumerate() {
+        let mut r = rng("residual", rep as u64);
+        let (d, n) = (3, 7);
+        let x = gaussian(d, n, &mut r);
+        let base = DeepLinear::kaiming(&[d, 4, 4, 2], &mut r);
+        let shifted = base.residual(beta);
+        let jac = shifted.jacobian(&x);
+        let theta = base.params();
+        let h = 1e-6;
+        let mut fd = DMatrix::zeros(jac.nrows(), jac.ncols());
+        for j in 0..theta.len() {
+            let (mut p, mut m) = (theta.clone(), theta.clone());
+            p[j] += h;
+            m[j] -= h;
+            let fp = base.with_params(&p).residual(beta).forward(&x);
+            let fm = base.with_params(&m).residual(beta).forward(&x);
+            for i in 0..n {
+                for o in 0..2 {
+                    fd[(i * 2 + o, j)] = (fp[(o, i)] - fm[(o, i)]) / (2.0 * h);
+                }
+            }
+        }
+        assert!(
+            (&fd - &jac).abs().max() < 1e-7 * (1.0 + jac.abs().max()),
+            "β = {beta}"
+        );
+        let moment = SecondMoment::of(&x).unwrap();
+        let fast = gn::kronecker_linear(&shifted.partial_products(), &moment).unwrap();
+        let oracle = gn::dense_jtj(&fd, n).unwrap();
+        assert!(
+            rel(fast.spectrum.kappa, oracle.spectrum.kappa) < 1e-6,
+            "β = {beta}"
+        );
+        let sv = PartialSingularValues::of(&shifted.partial_products()).unwrap();
+        let bound = gncond::bounds::b_residual(&sv, moment.kappa);
+        assert!(fast.spectrum.kappa <= bound * (1.0 + 1e-9), "β = {beta}");
+    }
+}
+
+#[test]
+fn b_loose_is_never_tighter_than_b_convex() {
+    for c in cases() {
+        let moment = SecondMoment::of(&c.x).unwrap();
+        let sv = PartialSingularValues::of(&c.net.partial_products()).unwrap();
+        let (convex, loose) = (
+            b_convex(&sv, moment.kappa),
+            gncond::bounds::b_loose(&sv, moment.kappa),
+        );
+        assert!(
+            convex <= loose * (1.0 + 1e-12),
+            "{}: {convex} > {loose}",
+            c.name
+        );
+    }
+}

@@ -1,21 +1,19 @@
 //! `depth-width` (Fig. 2a): κ(G_O) and B-convex of deep linear networks at Kaiming
 //! initialisation versus the number of hidden layers h, one curve per width m.
 
+use super::common::{
+    self, bound_claim, curves, data_columns, increasing, linear_point, param, span,
+};
 use super::{Experiment, SummaryTable};
-use crate::bounds::{self, PartialSingularValues};
 use crate::config::{DepthWidthConfig, Profile};
-use crate::data::{self, SecondMoment};
-use crate::gn;
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
-use crate::plot::{LineFigure, Series};
+use crate::plot::{Figure, Panel, Series};
+use crate::report::{sig, sig_digits};
 use crate::table::{self, Row};
-use crate::verify::{spearman, Claim, ClaimKind};
+use crate::verify::{Claim, ClaimKind};
 use crate::Result;
 use polars::prelude::DataFrame;
-
-/// Number of outputs (MNIST classes).
-pub const K: usize = 10;
 
 /// The experiment.
 pub struct DepthWidth;
@@ -24,47 +22,17 @@ fn config(profile: &Profile) -> Option<&DepthWidthConfig> {
     profile.experiments.depth_width.as_ref()
 }
 
-/// The data matrix of a configuration: first n images, subsampled, optionally whitened.
-/// Also returns the numerical rank of the raw (unwhitened) data.
-pub fn prepare(images: &data::Images, c: &DepthWidthConfig) -> Result<(SecondMoment, usize)> {
-    let x = data::design_matrix(images, c.n, c.downsample)?;
-    if c.whiten {
-        let (xw, raw_rank) = data::whiten(&x)?;
-        Ok((SecondMoment::of(&xw)?, raw_rank))
-    } else {
-        let m = SecondMoment::of(&x)?;
-        let rank = m.rank;
-        Ok((m, rank))
-    }
-}
-
-/// κ, B-convex and the spectrum summary of one Kaiming-initialised deep linear network.
-pub fn compute_point(
-    moment: &SecondMoment,
-    depth: usize,
-    width: usize,
-    rng: &mut crate::seed::PointRng,
-) -> Result<Row> {
-    let mut dims = vec![moment.d];
-    dims.extend(std::iter::repeat_n(width, depth));
-    dims.push(K);
-    let net = DeepLinear::kaiming(&dims, rng);
-    let pp = net.partial_products();
-    let spec = gn::kronecker_linear(&pp, moment)?;
-    let sv = PartialSingularValues::of(&pp)?;
-    let b_convex = bounds::b_convex(&sv, moment.kappa);
-    let s = spec.spectrum;
-    Ok(Row::new()
-        .int("p", net.num_params())
-        .float("kappa", s.kappa)
-        .float("b_convex", b_convex)
-        .float("lambda_max", s.lambda_max)
-        .float("lambda_min_nonzero", s.lambda_min_nonzero)
-        .int("rank", s.rank)
-        .int("rank_theory", spec.rank_theory.unwrap_or(0))
-        .float("rank_threshold", s.threshold)
-        .float("kappa_sigma", moment.kappa)
-        .text("route", spec.route.as_str()))
+/// "whitened MNIST (d = 49, n = 1000)" for titles, from a result table.
+pub fn data_phrase(df: &DataFrame) -> Result<String> {
+    let d = table::i64_col(df, "d")?.first().copied().unwrap_or(0);
+    let n = table::i64_col(df, "n")?.first().copied().unwrap_or(0);
+    let w = table::str_values(df, "whiten")?;
+    let white = w.first().map(|s| s == "true").unwrap_or(false);
+    Ok(format!(
+        "{} MNIST (d = {d}, n = {n}, k = {})",
+        if white { "whitened" } else { "raw" },
+        common::K
+    ))
 }
 
 impl Experiment for DepthWidth {
@@ -120,208 +88,101 @@ impl Experiment for DepthWidth {
         let Some(c) = config(profile) else {
             return "not in this profile".into();
         };
-        // Measured here: about 0.35 s for m = 1024, h = 10 (d = 49); cost ∝ h m² (d + k).
-        let d = data::downsampled_dim(28, c.downsample) as f64;
-        let flops: f64 = c
+        let work: f64 = c
             .widths
             .iter()
-            .flat_map(|&m| {
-                c.depths
-                    .iter()
-                    .map(move |&h| (h as f64) * (m * m) as f64 * (d + 10.0))
-            })
+            .flat_map(|&m| c.depths.iter().map(move |&h| linear_work(m, h)))
             .sum::<f64>()
             * c.seeds as f64;
-        format!(
-            "{} points, ~{:.0} s on 1 core",
-            self.points(profile).len(),
-            1.0 + flops / 1.5e9
-        )
+        cost_line(self.points(profile).len(), work)
     }
 
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
         let c = config(profile).expect("run only on configured experiments");
         let images = ctx.images()?;
-        let (moment, data_rank) = prepare(images, c)?;
-        let points = self.points(profile);
-        ctx.compute_points(self.id(), &points, &images.source, |point, rng| {
-            let get = |k: &str| -> usize {
-                let v = &point.params.iter().find(|(n, _)| *n == k).expect("param").1;
-                v.parse().expect("integer param")
-            };
-            let (depth, width) = (get("depth"), get("width"));
-            let row = Row::new()
-                .int("depth", depth)
-                .int("width", width)
-                .int("seed", point.replicate as usize)
-                .int("d", moment.d)
-                .int("n", moment.n)
-                .int("k", K)
-                .int("data_rank", data_rank)
-                .text("whiten", &c.whiten.to_string())
-                .text("data", &images.source.id);
-            let rest = compute_point(&moment, depth, width, rng)?;
-            Ok(Row(row.0.into_iter().chain(rest.0).collect()))
-        })
+        let (moment, data_rank) = common::prepare(images, c.n, c.downsample, c.whiten)?;
+        ctx.compute_points(
+            self.id(),
+            &self.points(profile),
+            &images.source,
+            |point, rng| {
+                let (depth, width): (usize, usize) = (param(point, "depth"), param(point, "width"));
+                let row = Row::new()
+                    .int("depth", depth)
+                    .int("width", width)
+                    .int("seed", point.replicate as usize);
+                let row = data_columns(row, &moment, data_rank, c.whiten, &images.source.id);
+                let net = DeepLinear::kaiming(&common::dims(moment.d, width, depth), rng);
+                Ok(vec![linear_point(row, &net, &moment)?])
+            },
+        )
     }
 
-    fn figure(&self, df: &DataFrame) -> Result<LineFigure> {
-        let groups = curves(df)?;
-        let d = table::i64_col(df, "d")?.first().copied().unwrap_or(0);
-        let n = table::i64_col(df, "n")?.first().copied().unwrap_or(0);
+    fn figure(&self, df: &DataFrame) -> Result<Figure> {
+        let kappa = curves(df, "width", "depth", "kappa")?;
+        let bound = curves(df, "width", "depth", "b_convex")?;
         let mut series = Vec::new();
-        for (i, g) in groups.iter().enumerate() {
+        for (i, ((m, k), (_, b))) in kappa.into_iter().zip(bound).enumerate() {
             series.push(Series {
-                label: format!("κ, m = {}", g.width),
+                label: format!("κ, m = {m}"),
                 color: i,
                 dashed: false,
                 band: true,
-                points: g.kappa.clone(),
+                fit: true,
+                points: k,
             });
             series.push(Series {
-                label: format!("B-convex, m = {}", g.width),
+                label: format!("B-convex, m = {m}"),
                 color: i,
                 dashed: true,
                 band: false,
-                points: g.bound.clone(),
+                fit: true,
+                points: b,
             });
         }
-        Ok(LineFigure {
-            title: format!("Deep linear nets on whitened MNIST (d = {d}, n = {n}, k = {K})"),
-            x_label: "depth h = number of hidden layers (L = h + 1 weight matrices)".into(),
-            y_label: "condition number κ(G_O) (log scale)".into(),
-            log_y: true,
-            integer_x: true,
-            series,
+        Ok(Figure {
+            title: format!("Deep linear nets on {}", data_phrase(df)?),
+            panels: vec![Panel {
+                title: String::new(),
+                x_label: "depth h = number of hidden layers (L = h + 1 weight matrices)".into(),
+                y_label: "condition number κ(G_O) (log scale)".into(),
+                log_x: false,
+                log_y: true,
+                integer_x: true,
+                legend_lower: false,
+                series,
+            }],
         })
     }
 
     fn summary(&self, df: &DataFrame) -> Result<SummaryTable> {
-        let groups = curves(df)?;
-        let depths: Vec<f64> = groups
-            .first()
-            .map(|g| g.kappa.iter().map(|p| p.0).collect())
-            .unwrap_or_default();
-        let mut header = vec!["h".to_string()];
-        header.extend(
-            groups
-                .iter()
-                .map(|g| format!("m = {}: κ (B-convex)", g.width)),
-        );
-        let rows = depths
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                let mut row = vec![format!("{h}")];
-                for g in &groups {
-                    let (k, b) = (g.kappa.get(i), g.bound.get(i));
-                    row.push(match (k, b) {
-                        (Some(k), Some(b)) => format!(
-                            "{} ± {} ({})",
-                            crate::report::sig(k.1),
-                            crate::report::sig_digits(k.2, 2),
-                            crate::report::sig(b.1)
-                        ),
-                        _ => "–".into(),
-                    });
-                }
-                row
-            })
-            .collect();
-        Ok(SummaryTable {
-            caption: "Mean ± std of κ over seeds, mean B-convex in brackets.".into(),
-            header,
-            rows,
-        })
+        depth_table(df, "width", "m = ")
     }
 
     fn claims(&self, df: &DataFrame) -> Result<Vec<Claim>> {
-        let kappa = table::f64_col(df, "kappa")?;
-        let bound = table::f64_col(df, "b_convex")?;
-        let depth = table::i64_col(df, "depth")?;
-        let width = table::i64_col(df, "width")?;
-        let seed = table::i64_col(df, "seed")?;
-        let whiten = table::str_values(df, "whiten")?;
-        let mut claims = Vec::new();
-
-        // B-convex ≥ κ, up to the rounding of two eigen/singular-value computations.
-        let rel_slack = 1e-9;
-        let (worst, at) = (0..kappa.len())
-            .map(|i| (kappa[i] / bound[i], i))
-            .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a });
-        claims.push(Claim {
-            id: "depth-width/b-convex-holds".into(),
-            kind: ClaimKind::Guaranteed,
-            statement: "B-convex ≥ κ(G_O) on every point".into(),
-            pass: kappa.iter().zip(&bound).all(|(k, b)| *k <= b * (1.0 + rel_slack)),
-            evidence: format!(
-                "max κ/B-convex = {worst:.12} at h={} m={} seed={} over {} points (slack {rel_slack:e})",
-                depth[at],
-                width[at],
-                seed[at],
-                kappa.len()
-            ),
-        });
-
-        let one: Vec<usize> = (0..kappa.len())
-            .filter(|&i| depth[i] == 1 && whiten[i] == "true")
-            .collect();
-        if !one.is_empty() {
-            let err = one
-                .iter()
-                .map(|&i| ((bound[i] - kappa[i]) / kappa[i]).abs())
-                .fold(0.0, f64::max);
-            claims.push(Claim {
-                id: "depth-width/b-convex-exact-one-hidden".into(),
-                kind: ClaimKind::Guaranteed,
-                statement: "B-convex equals κ for one hidden layer on whitened data".into(),
-                pass: err <= 1e-9,
-                evidence: format!(
-                    "max |B-convex − κ|/κ = {err:.2e} over {} points (tolerance 1e-9)",
-                    one.len()
-                ),
-            });
-        }
-
-        let groups = curves(df)?;
-        let mut grows = true;
-        let mut ev = Vec::new();
-        for g in &groups {
-            let hs: Vec<f64> = g.kappa.iter().map(|p| p.0).collect();
-            let ks: Vec<f64> = g.kappa.iter().map(|p| p.1).collect();
-            let increasing = ks.windows(2).all(|w| w[1] > w[0]);
-            grows &= increasing && hs.len() > 1;
-            ev.push(format!(
-                "m={}: κ {}→{} (ρ={:.2})",
-                g.width,
-                crate::report::sig(ks[0]),
-                crate::report::sig(*ks.last().expect("non-empty")),
-                spearman(&hs, &ks)
-            ));
-        }
+        let mut claims = linear_bound_claims(self.id(), df, "width")?;
+        let kappa = curves(df, "width", "depth", "kappa")?;
+        let grows = kappa.iter().all(|(_, c)| increasing(c));
         claims.push(Claim {
             id: "depth-width/kappa-grows-with-depth".into(),
             kind: ClaimKind::Paper,
             statement: "At fixed width, mean κ increases strictly with every added hidden layer"
                 .into(),
             pass: grows,
-            evidence: ev.join("; "),
+            evidence: kappa
+                .iter()
+                .map(|(m, c)| format!("m={m}: κ {}", span(c)))
+                .collect::<Vec<_>>()
+                .join("; "),
         });
-
-        let mut wider = groups.len() > 1;
+        let n_depths = kappa.first().map(|c| c.1.len()).unwrap_or(0);
+        let mut wider = kappa.len() > 1;
         let mut ev = Vec::new();
-        let n_depths = groups.first().map(|g| g.kappa.len()).unwrap_or(0);
         for i in 0..n_depths {
-            let ks: Vec<f64> = groups.iter().map(|g| g.kappa[i].1).collect();
+            let ks: Vec<f64> = kappa.iter().map(|(_, c)| c[i].1).collect();
             wider &= ks.windows(2).all(|w| w[1] < w[0]);
-            ev.push(format!(
-                "h={}: {}",
-                groups[0].kappa[i].0,
-                ks.iter()
-                    .map(|k| crate::report::sig(*k))
-                    .collect::<Vec<_>>()
-                    .join(" > ")
-            ));
+            let chain: Vec<String> = ks.iter().map(|k| sig(*k)).collect();
+            ev.push(format!("h={}: {}", kappa[0].1[i].0, chain.join(" > ")));
         }
         claims.push(Claim {
             id: "depth-width/wider-is-better".into(),
@@ -334,38 +195,99 @@ impl Experiment for DepthWidth {
     }
 }
 
-/// Mean ± std over seeds of κ and B-convex versus depth, one entry per width.
-struct Curve {
-    width: i64,
-    kappa: Vec<(f64, f64, f64)>,
-    bound: Vec<(f64, f64, f64)>,
+/// Rough flops of one deep linear point: the partial products cost h m² (d + k).
+pub fn linear_work(m: usize, h: usize) -> f64 {
+    (h as f64) * (m * m) as f64 * 60.0 + 2e6
 }
 
-fn curves(df: &DataFrame) -> Result<Vec<Curve>> {
-    let kappa = table::f64_col(df, "kappa")?;
-    let bound = table::f64_col(df, "b_convex")?;
-    let depth = table::i64_col(df, "depth")?;
-    let width = table::i64_col(df, "width")?;
-    let mut widths: Vec<i64> = width.clone();
-    widths.sort_unstable();
-    widths.dedup();
-    Ok(widths
-        .into_iter()
-        .map(|m| {
-            let idx: Vec<usize> = (0..width.len()).filter(|&i| width[i] == m).collect();
-            let hs: Vec<i64> = idx.iter().map(|&i| depth[i]).collect();
-            let to_points = |v: &[f64]| -> Vec<(f64, f64, f64)> {
-                let vals: Vec<f64> = idx.iter().map(|&i| v[i]).collect();
-                table::mean_std_by(&hs, &vals)
-                    .into_iter()
-                    .map(|(h, m, s)| (h as f64, m, s))
-                    .collect()
-            };
-            Curve {
-                width: m,
-                kappa: to_points(&kappa),
-                bound: to_points(&bound),
+/// "N points, ~S s on 1 core" from a flop count (≈1.5 Gflop/s measured here).
+pub fn cost_line(points: usize, flops: f64) -> String {
+    format!("{points} points, ~{:.0} s on 1 core", 1.0 + flops / 1.5e9)
+}
+
+/// A table of mean ± std κ (mean B-convex) with one row per depth and one column per value
+/// of `group`, headed `{prefix}{value}`.
+pub fn depth_table(df: &DataFrame, group: &str, prefix: &str) -> Result<SummaryTable> {
+    let kappa = curves(df, group, "depth", "kappa")?;
+    let bound = curves(df, group, "depth", "b_convex")?;
+    let mut header = vec!["h".to_string()];
+    header.extend(
+        kappa
+            .iter()
+            .map(|(g, _)| format!("{prefix}{g}: κ (B-convex)")),
+    );
+    let depths: Vec<f64> = kappa
+        .first()
+        .map(|(_, c)| c.iter().map(|p| p.0).collect())
+        .unwrap_or_default();
+    let rows = depths
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut row = vec![format!("{h}")];
+            for ((_, k), (_, b)) in kappa.iter().zip(&bound) {
+                row.push(match (k.get(i), b.get(i)) {
+                    (Some(k), Some(b)) => {
+                        format!("{} ± {} ({})", sig(k.1), sig_digits(k.2, 2), sig(b.1))
+                    }
+                    _ => "–".into(),
+                });
             }
+            row
         })
-        .collect())
+        .collect();
+    Ok(SummaryTable {
+        caption: "Mean ± std of κ over seeds, mean B-convex in brackets.".into(),
+        header,
+        rows,
+    })
+}
+
+/// The guaranteed claims of every deep linear table: B-convex ≥ κ, B-loose ≥ B-convex, and
+/// B-convex = κ for one hidden layer on whitened data.
+pub fn linear_bound_claims(id: &str, df: &DataFrame, group: &str) -> Result<Vec<Claim>> {
+    let kappa = table::f64_col(df, "kappa")?;
+    let convex = table::f64_col(df, "b_convex")?;
+    let loose = table::f64_col(df, "b_loose")?;
+    let depth = table::i64_col(df, "depth")?;
+    let groups = table::str_values(df, group)?;
+    let seed = table::i64_col(df, "seed")?;
+    let whiten = table::str_values(df, "whiten")?;
+    let label = |i: usize| format!("h={} {group}={} seed={}", depth[i], groups[i], seed[i]);
+    let mut claims = vec![
+        bound_claim(
+            &format!("{id}/b-convex-holds"),
+            "B-convex ≥ κ(G_O) on every point",
+            &kappa,
+            &convex,
+            label,
+        ),
+        bound_claim(
+            &format!("{id}/b-loose-above-b-convex"),
+            "B-loose ≥ B-convex on every point",
+            &convex,
+            &loose,
+            label,
+        ),
+    ];
+    let one: Vec<usize> = (0..kappa.len())
+        .filter(|&i| depth[i] == 1 && whiten[i] == "true")
+        .collect();
+    if !one.is_empty() {
+        let err = one
+            .iter()
+            .map(|&i| ((convex[i] - kappa[i]) / kappa[i]).abs())
+            .fold(0.0, f64::max);
+        claims.push(Claim {
+            id: format!("{id}/b-convex-exact-one-hidden"),
+            kind: ClaimKind::Guaranteed,
+            statement: "B-convex equals κ for one hidden layer on whitened data".into(),
+            pass: err <= 1e-9,
+            evidence: format!(
+                "max |B-convex − κ|/κ = {err:.2e} over {} points (tolerance 1e-9)",
+                one.len()
+            ),
+        });
+    }
+    Ok(claims)
 }

@@ -1,10 +1,17 @@
 //! The experiment registry: one module per figure or table of the paper (PAPER.md §6).
 
+pub mod common;
 pub mod depth_width;
+pub mod kaiming_table;
+pub mod partial_products;
+pub mod residual;
+pub mod tight_vs_loose;
+pub mod whitening;
+pub mod width_scaling;
 
 use crate::config::Profile;
 use crate::pipeline::{Point, RunContext};
-use crate::plot::LineFigure;
+use crate::plot::Figure;
 use crate::table::Row;
 use crate::verify::Claim;
 use crate::Result;
@@ -37,7 +44,7 @@ pub trait Experiment: Sync {
     /// Compute every point (through the context's cache and thread pool).
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>>;
     /// The figure drawn from the result table.
-    fn figure(&self, df: &DataFrame) -> Result<LineFigure>;
+    fn figure(&self, df: &DataFrame) -> Result<Figure>;
     /// The key numbers for the report.
     fn summary(&self, df: &DataFrame) -> Result<SummaryTable>;
     /// The claims this experiment's table supports, evaluated.
@@ -46,7 +53,15 @@ pub trait Experiment: Sync {
 
 /// Every experiment, in the order of the paper.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&depth_width::DepthWidth]
+    vec![
+        &depth_width::DepthWidth,
+        &width_scaling::WidthScaling,
+        &tight_vs_loose::TightVsLoose,
+        &kaiming_table::KaimingTable,
+        &residual::Residual,
+        &partial_products::PartialProducts,
+        &whitening::Whitening,
+    ]
 }
 
 /// Find an experiment by id.

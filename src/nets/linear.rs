@@ -53,6 +53,24 @@ impl DeepLinear {
         DeepLinear { weights }
     }
 
+    /// The linear residual network with weights `W̃_ℓ = W_ℓ + β I` (rectangular identity on
+    /// the first and last layer): a deep linear network in the shifted weights, so every route
+    /// and bound of the deep linear case applies to it.
+    pub fn residual(&self, beta: f64) -> DeepLinear {
+        let weights = self
+            .weights
+            .iter()
+            .map(|w| {
+                let mut t = w.clone();
+                for i in 0..w.nrows().min(w.ncols()) {
+                    t[(i, i)] += beta;
+                }
+                t
+            })
+            .collect();
+        DeepLinear { weights }
+    }
+
     /// Layer sizes `[d, m_1, …, m_{L-1}, k]`.
     pub fn dims(&self) -> Vec<usize> {
         let mut dims = vec![self.weights[0].ncols()];
