@@ -5,8 +5,9 @@
 //! matrix `P_out(ℓ)`. A bound that is undefined (a zero denominator) is +∞, never NaN.
 
 use crate::linalg;
-use crate::nets::PartialProducts;
+use crate::nets::{PartialProducts, TwoLayer};
 use crate::Result;
+use nalgebra::DMatrix;
 
 /// Largest and "minimum" singular values of every partial product, as the bounds use them.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +169,24 @@ pub struct ReluBlocks {
     pub fft: (f64, f64),
     /// λ_max and λ_min of `Xᵀ Vᵀ V X` (n×n), used only by the invalid linear-style variant.
     pub xvvx: (f64, f64),
+}
+
+impl ReluBlocks {
+    /// The extreme eigenvalues of the four blocks for network `net` on inputs `X` (d×n).
+    pub fn of(net: &TwoLayer, x: &DMatrix<f64>) -> Result<ReluBlocks> {
+        let ends = |a: DMatrix<f64>| -> Result<(f64, f64)> {
+            let e = linalg::sym_eigenvalues(&a)?;
+            Ok((*e.last().expect("non-empty"), e[0]))
+        };
+        let f = net.features(x);
+        let vx = &net.v * x;
+        Ok(ReluBlocks {
+            xtx: ends(x.transpose() * x)?,
+            wwt: ends(&net.w * net.w.transpose())?,
+            fft: ends(&f * f.transpose())?,
+            xvvx: ends(vx.transpose() * vx)?,
+        })
+    }
 }
 
 /// **B-relu** (two layers, leaky slope α): with Weyl on the two blocks of

@@ -5,7 +5,7 @@
 
 use crate::data::SecondMoment;
 use crate::linalg::{self, Spectrum};
-use crate::nets::PartialProducts;
+use crate::nets::{PartialProducts, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -18,7 +18,7 @@ pub enum Route {
     KroneckerSum,
     /// `JᵀJ / n` built from the explicit Jacobian, order p.
     DenseJtJ,
-    /// `J Jᵀ / n` built from the explicit Jacobian, order nk.
+    /// `J Jᵀ / n`, order nk (built layer by layer, or from an explicit Jacobian).
     Gram,
 }
 
@@ -115,6 +115,25 @@ pub fn kronecker_sum_one_hidden(
         route: Route::KroneckerSum,
         rank_theory: Some(linear_rank_theory(&[d, m, k], d)),
     })
+}
+
+/// Two-layer leaky-ReLU network by the cheapest exact route: the Gram form `J Jᵀ / n`
+/// (nk×nk, built without J) when nk ≤ p, else `JᵀJ / n` (p×p) from the explicit Jacobian.
+/// The p×p matrix is never formed when p > nk.
+pub fn two_layer(net: &TwoLayer, x: &DMatrix<f64>) -> Result<GnSpectrum> {
+    let n = x.ncols();
+    let nk = n * net.w.nrows();
+    if nk <= net.num_params() {
+        let g = net.gram(x) / n as f64;
+        Ok(GnSpectrum {
+            spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, nk),
+            order: nk,
+            route: Route::Gram,
+            rank_theory: None,
+        })
+    } else {
+        dense_jtj(&net.jacobian(x), n)
+    }
 }
 
 /// Oracle: eigenvalues of the explicit `JᵀJ / n` (p×p).

@@ -3,5 +3,7 @@
 
 pub mod init;
 pub mod linear;
+pub mod relu;
 
 pub use linear::{DeepLinear, PartialProducts};
+pub use relu::TwoLayer;
