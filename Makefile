@@ -5,7 +5,7 @@ CARGO ?= cargo
 BIN   := target/debug/gncond
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run report verify quick golden test clean
+.PHONY: all build run report verify quick golden test clean bench
 
 ## make: run the default profile, render the report, verify every claim
 all: run report verify
@@ -49,3 +49,7 @@ test:
 
 clean:
 	rm -rf out .gncond-cache
+
+## criterion benchmarks (ratios against baselines in the same run), on the shared dev build
+bench:
+	$(CARGO) bench --profile dev --bench spectrum

@@ -14,10 +14,14 @@ use nalgebra::DMatrix;
 pub enum Route {
     /// `Σ_ℓ A_ℓ ⊗ B_ℓ`, order r·k with r = min(n, d).
     Kronecker,
+    /// Singular values of the stacked factor of the Kronecker form (κ above 1e10).
+    KroneckerSvd,
     /// Closed-form Kronecker sum (one hidden layer, whitened data), order dk.
     KroneckerSum,
     /// `JᵀJ / n` built from the explicit Jacobian, order p.
     DenseJtJ,
+    /// Singular values of the explicit Jacobian (the oracle for ill-conditioned cases).
+    JacobianSvd,
     /// `J Jᵀ / n`, order nk (built layer by layer, or from an explicit Jacobian).
     Gram,
 }
@@ -28,6 +32,8 @@ impl Route {
         match self {
             Route::Kronecker => "kronecker-eig",
             Route::KroneckerSum => "kronecker-sum",
+            Route::KroneckerSvd => "kronecker-svd",
+            Route::JacobianSvd => "jacobian-svd",
             Route::DenseJtJ => "dense-jtj-eig",
             Route::Gram => "gram-eig",
         }
@@ -56,11 +62,26 @@ pub fn linear_rank_theory(dims: &[usize], sigma_rank: usize) -> usize {
     q * (sigma_rank + k - q)
 }
 
+/// Above this κ, an eigensolve of a Gram matrix has lost λ_min⁺ to rounding (its absolute
+/// error is about λ_max · ε); the spectrum is then recomputed from singular values of a factor.
+pub const KAPPA_SVD_SWITCH: f64 = 1e10;
+
+/// Kronecker route for deep linear (and residual) networks, eigen-solve first and, when κ
+/// passes `KAPPA_SVD_SWITCH`, singular values of the factor (`kronecker_linear_svd`).
+pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
+    let eig = kronecker_linear_eig(pp, moment)?;
+    if eig.spectrum.kappa > KAPPA_SVD_SWITCH {
+        kronecker_linear_svd(pp, moment)
+    } else {
+        Ok(eig)
+    }
+}
+
 /// Kronecker route for deep linear (and residual) networks:
 /// `spec⁺(G_O) = spec⁺(Σ_ℓ A_ℓ ⊗ B_ℓ)` with `A_ℓ = F P_in(ℓ)ᵀ P_in(ℓ) Fᵀ` (F the factor of
 /// Σ, `FᵀF = Σ`, so A_ℓ has the spectrum of `Σ^{1/2} P_inᵀ P_in Σ^{1/2}`) and
 /// `B_ℓ = P_out(ℓ) P_out(ℓ)ᵀ`. Cost O(L m (m + d) d + L m k²) + one (rk)×(rk) eigensolve.
-pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
+pub fn kronecker_linear_eig(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
     let r = moment.factor.nrows();
     let k = pp.p_out[0].nrows();
     let order = r * k;
@@ -82,14 +103,49 @@ pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<G
         }
     }
     let eigs = linalg::sym_eigenvalues(&kmat)?;
-    let mut dims = vec![moment.d];
-    dims.extend(pp.p_in[1..].iter().map(|p| p.nrows()));
-    dims.push(k);
     Ok(GnSpectrum {
         spectrum: Spectrum::from_eigenvalues(&eigs, order),
         order,
         route: Route::Kronecker,
-        rank_theory: Some(linear_rank_theory(&dims, moment.rank)),
+        rank_theory: Some(linear_rank_theory(&dims_of(pp, moment), moment.rank)),
+    })
+}
+
+fn dims_of(pp: &PartialProducts, moment: &SecondMoment) -> Vec<usize> {
+    let mut dims = vec![moment.d];
+    dims.extend(pp.p_in[1..].iter().map(|p| p.nrows()));
+    dims.push(pp.p_out[0].nrows());
+    dims
+}
+
+/// The Kronecker route through singular values, for very ill-conditioned networks. With the
+/// thin QR factors `P_in(ℓ) Fᵀ = Q T_ℓ` and `P_out(ℓ)ᵀ = Q' S_ℓ`, `A_ℓ ⊗ B_ℓ = (T_ℓ ⊗ S_ℓ)ᵀ
+/// (T_ℓ ⊗ S_ℓ)`, so `Σ_ℓ A_ℓ ⊗ B_ℓ = ZᵀZ` with Z the blocks `T_ℓ ⊗ S_ℓ` stacked (at most
+/// L·rk × rk), and the spectrum is the squared singular values of Z: no squaring of κ.
+pub fn kronecker_linear_svd(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
+    let r = moment.factor.nrows();
+    let k = pp.p_out[0].nrows();
+    let ft = moment.factor.transpose();
+    let mut blocks = Vec::with_capacity(pp.p_in.len());
+    for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
+        let t = linalg::qr_r(&(p_in * &ft))?;
+        let s = linalg::qr_r(&p_out.transpose())?;
+        blocks.push(t.kronecker(&s));
+    }
+    let rows: usize = blocks.iter().map(|b| b.nrows()).sum();
+    let mut z = DMatrix::zeros(rows, r * k);
+    let mut at = 0;
+    for b in &blocks {
+        z.view_mut((at, 0), b.shape()).copy_from(b);
+        at += b.nrows();
+    }
+    let order = r * k;
+    let s = linalg::singular_values(&z)?;
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_singular_values(&s, rows.max(order)),
+        order,
+        route: Route::KroneckerSvd,
+        rank_theory: Some(linear_rank_theory(&dims_of(pp, moment), moment.rank)),
     })
 }
 
@@ -134,6 +190,18 @@ pub fn two_layer(net: &TwoLayer, x: &DMatrix<f64>) -> Result<GnSpectrum> {
     } else {
         dense_jtj(&net.jacobian(x), n)
     }
+}
+
+/// Oracle for ill-conditioned cases: squared singular values of the explicit `J / √n`.
+pub fn jacobian_svd(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
+    let s = linalg::singular_values(&(jac / (n as f64).sqrt()))?;
+    let order = jac.ncols();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_singular_values(&s, jac.nrows().max(order)),
+        order,
+        route: Route::JacobianSvd,
+        rank_theory: None,
+    })
 }
 
 /// Oracle: eigenvalues of the explicit `JᵀJ / n` (p×p).

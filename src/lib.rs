@@ -14,6 +14,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod experiments;
+pub mod external;
 pub mod fsutil;
 pub mod gn;
 pub mod linalg;

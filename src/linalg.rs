@@ -68,6 +68,22 @@ pub fn thin_svd(a: &DMatrix<f64>) -> Result<ThinSvd> {
     })
 }
 
+/// The triangular factor R of a thin QR decomposition `A = Q R` (min(rows, cols) × cols),
+/// so that `RᵀR = AᵀA` without squaring A's condition number.
+pub fn qr_r(a: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+    check_finite(a, "QR")?;
+    let qr = to_faer(a).qr();
+    let r = qr.thin_R();
+    // thin_R is min(rows, cols) × cols; its strictly lower part is zero by construction
+    Ok(DMatrix::from_fn(r.nrows(), r.ncols(), |i, j| {
+        if j >= i {
+            r[(i, j)]
+        } else {
+            0.0
+        }
+    }))
+}
+
 /// Number of singular values (any order) above `s_max · order · ε`.
 pub fn numerical_rank_sv(s: &[f64], order: usize) -> usize {
     let smax = s.iter().copied().fold(0.0, f64::max);
@@ -90,6 +106,28 @@ pub struct Spectrum {
 }
 
 impl Spectrum {
+    /// The spectrum of `ZᵀZ` from the singular values of `Z` (order = max(rows, cols) of Z):
+    /// eigenvalues are the squared singular values; the rank rule is applied to the singular
+    /// values, `s > s_max · order · ε`, which keeps λ_min⁺ accurate far beyond κ ≈ 1e10.
+    pub fn from_singular_values(s: &[f64], order: usize) -> Spectrum {
+        let smax = s.iter().copied().fold(0.0, f64::max);
+        let tol = smax * order as f64 * f64::EPSILON;
+        let nonzero: Vec<f64> = s.iter().copied().filter(|&v| v > tol).collect();
+        let smin = nonzero.iter().copied().fold(f64::INFINITY, f64::min);
+        let rank = nonzero.len();
+        Spectrum {
+            lambda_max: smax * smax,
+            lambda_min_nonzero: if rank == 0 { 0.0 } else { smin * smin },
+            kappa: if rank == 0 {
+                f64::INFINITY
+            } else {
+                (smax / smin).powi(2)
+            },
+            rank,
+            threshold: tol * tol,
+        }
+    }
+
     /// Apply the rank rule to the eigenvalues of a PSD matrix of order `order`.
     pub fn from_eigenvalues(eigs: &[f64], order: usize) -> Spectrum {
         let lambda_max = eigs.iter().copied().fold(0.0, f64::max);

@@ -62,6 +62,26 @@ enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Exact Gauss-Newton spectrum and every applicable bound for YOUR network, read from a
+    /// safetensors file (weights as PyTorch's state_dict of the bias-free nn.Sequential, plus
+    /// the inputs as a tensor `X` of shape n×d; f32 or f64). Prints to stdout, writes nothing.
+    Spectrum {
+        /// The safetensors file.
+        file: PathBuf,
+        /// Architecture: linear (`0.weight`, `1.weight`, …), residual (same, with --beta),
+        /// relu (`0.weight`, `2.weight`, with --alpha).
+        #[arg(long, value_enum)]
+        arch: gncond::external::Arch,
+        /// Residual scale β (every layer is W + βI); required with --arch residual.
+        #[arg(long)]
+        beta: Option<f64>,
+        /// Negative slope α of the leaky ReLU (0 = ReLU, 1 = linear).
+        #[arg(long, default_value_t = 0.0)]
+        alpha: f64,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Regenerate the quick profile in a scratch folder and compare it with the committed
     /// references in tests/golden (numbers to 1e-9 relative, SVGs byte for byte). Exit 1 on
     /// any difference, naming experiment, column and point.
@@ -163,6 +183,21 @@ fn dispatch(command: Command) -> Result<(), Error> {
             } else {
                 Ok(())
             }
+        }
+        Command::Spectrum {
+            file,
+            arch,
+            beta,
+            alpha,
+            json,
+        } => {
+            let report = gncond::external::analyse(&file, arch, beta, alpha)?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            Ok(())
         }
         Command::Check {
             golden,

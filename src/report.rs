@@ -44,6 +44,74 @@ pub fn sig_digits(x: f64, digits: usize) -> String {
     }
 }
 
+/// Escape text for LaTeX: the specials `\ { } $ & # ^ _ % ~` cannot break the document, and
+/// the Unicode symbols our tables use become math (κ, ±, ∞, σ, λ, β, Σ, ℓ, ≥, ≤, ×, →, …).
+pub fn latex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let rep: Option<&str> = match c {
+            '\\' => Some(r"\textbackslash{}"),
+            '{' => Some(r"\{"),
+            '}' => Some(r"\}"),
+            '$' => Some(r"\$"),
+            '&' => Some(r"\&"),
+            '#' => Some(r"\#"),
+            '^' => Some(r"\^{}"),
+            '_' => Some(r"\_"),
+            '%' => Some(r"\%"),
+            '~' => Some(r"\textasciitilde{}"),
+            'κ' => Some(r"$\kappa$"),
+            '±' => Some(r"$\pm$"),
+            '∞' => Some(r"$\infty$"),
+            'σ' => Some(r"$\sigma$"),
+            'λ' => Some(r"$\lambda$"),
+            'β' => Some(r"$\beta$"),
+            'α' => Some(r"$\alpha$"),
+            'Σ' => Some(r"$\Sigma$"),
+            'ℓ' => Some(r"$\ell$"),
+            '≥' => Some(r"$\geq$"),
+            '≤' => Some(r"$\leq$"),
+            '×' => Some(r"$\times$"),
+            '→' => Some(r"$\to$"),
+            '·' => Some(r"$\cdot$"),
+            '−' => Some("-"),
+            '–' => Some("--"),
+            '√' => Some(r"$\surd$"),
+            '⁺' => Some(r"$^{+}$"),
+            _ => None,
+        };
+        match rep {
+            Some(r) => out.push_str(r),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// A summary table as a LaTeX `tabular` (booktabs rules), every cell escaped.
+pub fn latex_table(t: &crate::experiments::SummaryTable) -> String {
+    let cols = "l".repeat(t.header.len().max(1));
+    let row = |cells: &[String]| {
+        cells
+            .iter()
+            .map(|c| latex_escape(c))
+            .collect::<Vec<_>>()
+            .join(" & ")
+            + " \\\\\n"
+    };
+    let mut s = format!(
+        "% {}\n\\begin{{tabular}}{{{cols}}}\n\\toprule\n",
+        latex_escape(&t.caption)
+    );
+    s.push_str(&row(&t.header));
+    s.push_str("\\midrule\n");
+    for r in &t.rows {
+        s.push_str(&row(r));
+    }
+    s.push_str("\\bottomrule\n\\end{tabular}\n");
+    s
+}
+
 #[derive(Serialize)]
 struct ExperimentView {
     id: String,
@@ -152,6 +220,13 @@ pub fn render(out: &Path) -> Result<PathBuf> {
         .get_template("report.md")
         .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&view))))
         .map_err(|e| Error::Numerics(format!("rendering templates/report.md.j2: {e}")))?;
+    for v in &view.experiments {
+        let tex = latex_table(&v.summary);
+        write_atomic(
+            &out.join(format!("report/tables/{}.tex", v.id)),
+            tex.as_bytes(),
+        )?;
+    }
     let path = out.join("report/report.md");
     write_atomic(&path, text.as_bytes())?;
     Ok(path)

@@ -51,7 +51,6 @@ fn same_bytes_at_any_thread_count() {
     for (dir, jobs) in [(&a, "1"), (&b, "2")] {
         let o = gncond(&[
             "run",
-            "depth-width",
             "--profile",
             "quick",
             "--jobs",
@@ -62,23 +61,38 @@ fn same_bytes_at_any_thread_count() {
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    for rel in [
-        "figures/data/depth-width.csv",
-        "figures/depth-width.svg",
-        "figures/depth-width.png",
-        "figures/manifest.json",
-    ] {
-        assert_eq!(
-            read(&a.join(rel)),
-            read(&b.join(rel)),
-            "{rel} differs between --jobs 1 and 2"
-        );
-    }
-    // and the committed references are what this binary makes
+    let manifest = read(&a.join("figures/manifest.json"));
     assert_eq!(
-        read(&a.join("figures/depth-width.svg")),
-        read(&golden().join("figures/depth-width.svg"))
+        manifest,
+        read(&b.join("figures/manifest.json")),
+        "manifest differs between --jobs 1 and 2"
     );
+    let ids: Vec<String> = gncond::experiments::registry()
+        .iter()
+        .map(|e| e.id().to_string())
+        .collect();
+    assert!(ids.len() >= 7);
+    for id in &ids {
+        for rel in [
+            format!("figures/data/{id}.csv"),
+            format!("figures/{id}.svg"),
+            format!("figures/{id}.png"),
+        ] {
+            assert_eq!(
+                read(&a.join(&rel)),
+                read(&b.join(&rel)),
+                "{rel} differs between --jobs 1 and 2"
+            );
+            // and the committed references are what this binary makes
+            if !rel.ends_with(".png") {
+                assert_eq!(
+                    read(&a.join(&rel)),
+                    read(&golden().join(&rel)),
+                    "{rel} differs from tests/golden"
+                );
+            }
+        }
+    }
 }
 
 #[test]

@@ -1,0 +1,224 @@
+//! `gncond spectrum` on safetensors files written here the way PyTorch's `state_dict` of a
+//! bias-free `nn.Sequential` lays them out: same κ as the in-crate path, clear errors.
+
+use gncond::data::SecondMoment;
+use gncond::gn;
+use gncond::nets::{DeepLinear, TwoLayer};
+use gncond::seed::{normal, point_rng, PointRng};
+use nalgebra::DMatrix;
+use safetensors::tensor::TensorView;
+use safetensors::Dtype;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gncond");
+
+fn rng(i: u64) -> PointRng {
+    point_rng(13, "spectrum-cli", &[], i)
+}
+
+fn gaussian(rows: usize, cols: usize, r: &mut PointRng) -> DMatrix<f64> {
+    DMatrix::from_fn(rows, cols, |_, _| normal(r))
+}
+
+/// Row-major little-endian bytes of a matrix, as f64 or f32.
+fn bytes(m: &DMatrix<f64>, f32s: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..m.nrows() {
+        for j in 0..m.ncols() {
+            if f32s {
+                out.extend_from_slice(&(m[(i, j)] as f32).to_le_bytes());
+            } else {
+                out.extend_from_slice(&m[(i, j)].to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Write tensors (name, matrix) to a safetensors file.
+fn write(path: &Path, tensors: &[(&str, &DMatrix<f64>)], f32s: bool) {
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, m)| (n.to_string(), bytes(m, f32s), vec![m.nrows(), m.ncols()]))
+        .collect();
+    let dtype = if f32s { Dtype::F32 } else { Dtype::F64 };
+    let views: Vec<(String, TensorView)> = data
+        .iter()
+        .map(|(n, b, s)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap()))
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs())
+}
+
+#[test]
+fn linear_and_residual_match_the_in_crate_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(0);
+    let (d, n) = (6, 20);
+    let x = gaussian(d, n, &mut r);
+    let net = DeepLinear::kaiming(&[d, 8, 7, 3], &mut r);
+    let xt = x.transpose();
+    let file = tmp.path().join("linear.safetensors");
+    write(
+        &file,
+        &[
+            ("0.weight", &net.weights[0]),
+            ("1.weight", &net.weights[1]),
+            ("2.weight", &net.weights[2]),
+            ("X", &xt),
+        ],
+        false,
+    );
+    let moment = SecondMoment::of(&x).unwrap();
+    for (arch, beta) in [("linear", 0.0), ("residual", 0.5)] {
+        let mut args = vec!["spectrum", file.to_str().unwrap(), "--arch", arch, "--json"];
+        let b = beta.to_string();
+        if arch == "residual" {
+            args.extend(["--beta", &b]);
+        }
+        let out = json(&run(&args));
+        let want = gn::kronecker_linear(&net.residual(beta).partial_products(), &moment).unwrap();
+        let kappa = out["kappa"].as_f64().unwrap();
+        assert!(
+            rel(kappa, want.spectrum.kappa) < 1e-12,
+            "{arch}: {kappa} vs {}",
+            want.spectrum.kappa
+        );
+        assert_eq!(out["rank"].as_u64().unwrap() as usize, want.spectrum.rank);
+        assert_eq!(out["route"], "kronecker-eig");
+        // and against the explicit Jacobian, independently of the Kronecker route
+        let dense = gn::dense_jtj(&net.residual(beta).jacobian(&x), n).unwrap();
+        assert!(rel(kappa, dense.spectrum.kappa) < 1e-9, "{arch}");
+        for key in ["lambda_max", "lambda_min_nonzero", "b_loose"] {
+            assert!(out.get(key).is_some(), "{arch}: missing {key}");
+        }
+        let bound_key = if arch == "linear" {
+            "b_convex"
+        } else {
+            "b_residual"
+        };
+        assert!(out[bound_key].as_f64().unwrap() >= kappa * (1.0 - 1e-9));
+    }
+}
+
+#[test]
+fn relu_from_f32_matches_the_in_crate_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(1);
+    let (d, m, k, n) = (5, 9, 3, 4);
+    // f32 in the file: compare with the same numbers rounded to f32
+    let round = |a: DMatrix<f64>| a.map(|v| v as f32 as f64);
+    let x = round(gaussian(d, n, &mut r));
+    let net = TwoLayer::kaiming(d, m, k, 0.1, &mut r);
+    let net = TwoLayer {
+        v: round(net.v),
+        w: round(net.w),
+        alpha: 0.1,
+    };
+    let file = tmp.path().join("relu.safetensors");
+    write(
+        &file,
+        &[
+            ("0.weight", &net.v),
+            ("2.weight", &net.w),
+            ("X", &x.transpose()),
+        ],
+        true,
+    );
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "relu",
+        "--alpha",
+        "0.1",
+        "--json",
+    ]));
+    let want = gn::two_layer(&net, &x).unwrap();
+    assert!(rel(out["kappa"].as_f64().unwrap(), want.spectrum.kappa) < 1e-12);
+    assert_eq!(out["route"], "gram-eig");
+    assert!(out["b_relu"].as_f64().unwrap() >= want.spectrum.kappa * (1.0 - 1e-9));
+    assert!(out["b_relu_linear_style_invalid_note"]
+        .as_str()
+        .unwrap()
+        .contains("NOT"));
+}
+
+#[test]
+fn bad_files_are_one_line_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(2);
+    let x = gaussian(4, 6, &mut r).transpose();
+    let w0 = gaussian(5, 4, &mut r);
+    let w1 = gaussian(2, 5, &mut r);
+    let wrong = gaussian(2, 3, &mut r);
+    let mut nan = w1.clone();
+    nan[(1, 2)] = f64::NAN;
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a DMatrix<f64>)>,
+        Vec<&'a str>,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "missing",
+            vec![("0.weight", &w0), ("1.weight", &w1)],
+            vec!["--arch", "linear"],
+            "tensor 'X' is missing",
+        ),
+        (
+            "shape",
+            vec![("0.weight", &w0), ("1.weight", &wrong), ("X", &x)],
+            vec!["--arch", "linear"],
+            "layer 2 is 2×3",
+        ),
+        (
+            "nan",
+            vec![("0.weight", &w0), ("1.weight", &nan), ("X", &x)],
+            vec!["--arch", "linear"],
+            "'1.weight' holds a NaN or infinity at [1, 2]",
+        ),
+        (
+            "relu",
+            vec![("0.weight", &w0), ("X", &x)],
+            vec!["--arch", "relu"],
+            "tensor '2.weight' is missing",
+        ),
+        (
+            "beta",
+            vec![("0.weight", &w0), ("1.weight", &w1), ("X", &x)],
+            vec!["--arch", "residual"],
+            "needs a finite --beta",
+        ),
+    ];
+    for (name, tensors, flags, needle) in cases {
+        let file = tmp.path().join(format!("{name}.safetensors"));
+        write(&file, &tensors, false);
+        let mut args = vec!["spectrum", file.to_str().unwrap()];
+        args.extend(flags);
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+    }
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file").unwrap();
+    let o = run(&["spectrum", junk.to_str().unwrap(), "--arch", "linear"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a safetensors file"));
+}
