@@ -5,7 +5,7 @@
 
 use crate::data::SecondMoment;
 use crate::linalg::{self, Spectrum};
-use crate::nets::{PartialProducts, TwoLayer};
+use crate::nets::{LinearCnn, PartialProducts, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -189,6 +189,19 @@ pub fn two_layer(net: &TwoLayer, x: &DMatrix<f64>) -> Result<GnSpectrum> {
         })
     } else {
         dense_jtj(&net.jacobian(x), n)
+    }
+}
+
+/// The true Gauss-Newton matrix of a linear CNN in its filter (and head) parameters, from the
+/// explicit filter Jacobian (p is small: m·ks + h·m²·ks + k·m·d_L): `JᵀJ / n` when p ≤ nk,
+/// else `J Jᵀ / n`. (Its dense-Toeplitz surrogate goes through `kronecker_linear`.)
+pub fn cnn_filters(net: &LinearCnn, x: &DMatrix<f64>) -> Result<GnSpectrum> {
+    let n = x.ncols();
+    let jac = net.jacobian(x);
+    if jac.ncols() <= jac.nrows() {
+        dense_jtj(&jac, n)
+    } else {
+        gram(&jac, n)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Network architectures, each with the same verbs: `forward`, `jacobian` (the explicit
 //! per-sample Jacobian, the oracle) and what the fast spectrum routes need.
 
+pub mod cnn;
 pub mod init;
 pub mod linear;
 pub mod relu;
 
+pub use cnn::LinearCnn;
 pub use linear::{DeepLinear, PartialProducts};
 pub use relu::TwoLayer;
