@@ -46,6 +46,37 @@ pub struct ExperimentsConfig {
     #[serde(rename = "partial-products")]
     pub partial_products: Option<PartialProductsConfig>,
     pub whitening: Option<WhiteningConfig>,
+    pub cnn: Option<CnnConfig>,
+    pub relu: Option<ReluConfig>,
+}
+
+/// Appendix: linear 1-D CNNs, κ versus the number of filters, one panel per kernel size.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CnnConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    /// Numbers of filters m (channels of every convolution).
+    pub filters: Vec<usize>,
+    /// Kernel sizes.
+    pub kernels: Vec<usize>,
+    /// Hidden convolutions after the first.
+    pub hidden: usize,
+    pub seeds: usize,
+}
+
+/// §ReLU: two-layer (leaky) ReLU networks, κ and B-relu versus width per slope α.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReluConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub widths: Vec<usize>,
+    /// Negative slopes α in [0, 1] (0 = ReLU, 1 = linear).
+    pub alphas: Vec<f64>,
+    pub seeds: usize,
 }
 
 /// Fig. 2b: κ versus depth h with the width growing in proportion, m = c·h.
@@ -266,6 +297,31 @@ impl Profile {
             at_least_one(at, "width", c.width)?;
             positive_list(at, "depths", &c.depths)?;
             at_least_one(at, "seeds", c.seeds)?;
+        }
+        if let Some(c) = &self.experiments.cnn {
+            let at = "experiments.cnn";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "filters", &c.filters)?;
+            positive_list(at, "kernels", &c.kernels)?;
+            at_least_one(at, "seeds", c.seeds)?;
+            let d = data::downsampled_dim(28, c.downsample);
+            for &ks in &c.kernels {
+                if (c.hidden + 1) * (ks.max(1) - 1) >= d {
+                    return Err(format!(
+                        "{at}.kernels: kernel {ks} with {} convolutions leaves no output of the {d} inputs",
+                        c.hidden + 1
+                    ));
+                }
+            }
+        }
+        if let Some(c) = &self.experiments.relu {
+            let at = "experiments.relu";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "widths", &c.widths)?;
+            at_least_one(at, "seeds", c.seeds)?;
+            if c.alphas.is_empty() || c.alphas.iter().any(|a| !(0.0..=1.0).contains(a)) {
+                return Err(format!("{at}.alphas: give slopes in [0, 1]"));
+            }
         }
         if let Some(c) = &self.experiments.whitening {
             let at = "experiments.whitening";

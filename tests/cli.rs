@@ -263,15 +263,25 @@ fn check_names_a_changed_number_and_a_missing_figure() {
 }
 
 #[test]
-fn verify_passes_on_the_references() {
-    let o = gncond(&["verify", "--out", s(&golden())]);
+fn verify_gates_on_theorems_and_reports_paper_claims() {
+    let o = gncond(&["verify", "--out", s(&golden()), "--fail-on", "guaranteed"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("depth-width/b-convex-holds"));
-    assert!(
-        stdout.lines().any(|l| l.ends_with(" passed, 0 failed")),
-        "{stdout}"
-    );
+    assert!(stdout.contains("PASS Guaranteed depth-width/b-convex-holds"));
+    assert!(!stdout.contains("FAIL Guaranteed"), "{stdout}");
+    // every failure on the references is a claim of the paper, and plain `verify` exits 1 on it
+    let failed = stdout.lines().filter(|l| l.starts_with("FAIL")).count();
+    let plain = gncond(&["verify", "--out", s(&golden())]);
+    if failed > 0 {
+        assert!(stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .all(|l| l.starts_with("FAIL Paper")));
+        assert_eq!(plain.status.code(), Some(1), "{}", stderr(&plain));
+        assert!(stderr(&o).contains("not reproduced"), "{}", stderr(&o));
+    } else {
+        assert!(plain.status.success());
+    }
 }
 
 #[test]
@@ -287,5 +297,35 @@ fn help_says_where_things_go() {
     assert!(
         out.contains("depth-width") && out.contains("Fig. 2a"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_violated_bound_fails_verify_whatever_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = tmp.path().join("golden");
+    copy_dir(&golden(), &refs);
+    let csv = refs.join("figures/data/depth-width.csv");
+    let text = String::from_utf8(read(&csv)).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let (kc, bc) = (
+        header.iter().position(|c| *c == "kappa").unwrap(),
+        header.iter().position(|c| *c == "b_convex").unwrap(),
+    );
+    let mut cells: Vec<String> = lines[2].split(',').map(String::from).collect();
+    let bound: f64 = cells[bc].parse().unwrap();
+    cells[kc] = format!("{}", bound * 1.01);
+    lines[2] = cells.join(",");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let o = gncond(&["verify", "--out", s(&refs), "--fail-on", "guaranteed"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("FAIL Guaranteed depth-width/b-convex-holds")
+    );
+    assert!(
+        stderr(&o).contains("guaranteed bound(s) violated"),
+        "{}",
+        stderr(&o)
     );
 }

@@ -1,5 +1,6 @@
 //! The experiment registry: one module per figure or table of the paper (PAPER.md §6).
 
+pub mod cnn;
 pub mod common;
 pub mod depth_width;
 pub mod kaiming_table;
@@ -61,6 +62,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &residual::Residual,
         &partial_products::PartialProducts,
         &whitening::Whitening,
+        &cnn::Cnn,
     ]
 }
 
