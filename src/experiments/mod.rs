@@ -5,6 +5,7 @@ pub mod common;
 pub mod depth_width;
 pub mod kaiming_table;
 pub mod partial_products;
+pub mod relu;
 pub mod residual;
 pub mod tight_vs_loose;
 pub mod whitening;
@@ -63,6 +64,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &partial_products::PartialProducts,
         &whitening::Whitening,
         &cnn::Cnn,
+        &relu::Relu,
     ]
 }
 
