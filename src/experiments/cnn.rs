@@ -54,32 +54,24 @@ impl Experiment for Cnn {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for &ks in &c.kernels {
-            for &m in &c.filters {
-                for replicate in 0..c.seeds as u64 {
-                    points.push(Point {
-                        params: vec![
-                            ("n", c.n.to_string()),
-                            ("downsample", c.downsample.to_string()),
-                            ("whiten", c.whiten.to_string()),
-                            ("hidden", c.hidden.to_string()),
-                            ("kernel", ks.to_string()),
-                            ("filters", m.to_string()),
-                        ],
-                        replicate,
-                    });
-                }
-            }
-        }
-        points
+        let axes = [common::axis(&c.kernels), common::axis(&c.filters)];
+        common::grid(&axes, c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("hidden", c.hidden.to_string()),
+                ("kernel", v[0].to_string()),
+                ("filters", v[1].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

@@ -175,3 +175,45 @@ pub fn bound_claim(
         ),
     }
 }
+
+/// The grid points of a configuration: the cartesian product of `axes` (first axis
+/// outermost), each combination repeated for `seeds` replicates; `params` turns one
+/// combination into the point's parameters, in the order that seeds its generator.
+pub fn grid<F>(axes: &[Vec<String>], seeds: usize, params: F) -> Vec<Point>
+where
+    F: Fn(&[&str]) -> Vec<(&'static str, String)>,
+{
+    let mut combos: Vec<Vec<&str>> = vec![Vec::new()];
+    for axis in axes {
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                axis.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.push(v.as_str());
+                    c
+                })
+            })
+            .collect();
+    }
+    combos
+        .iter()
+        .flat_map(|c| {
+            let p = params(c);
+            (0..seeds as u64).map(move |replicate| Point {
+                params: p.clone(),
+                replicate,
+            })
+        })
+        .collect()
+}
+
+/// Values as the texts a grid axis holds.
+pub fn axis<T: ToString>(values: &[T]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+/// An experiment's configuration as JSON, for the manifest.
+pub fn config_json<T: serde::Serialize>(c: Option<&T>) -> Option<serde_json::Value> {
+    c.map(|c| serde_json::to_value(c).expect("config serialises"))
+}

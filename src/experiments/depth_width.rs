@@ -2,7 +2,7 @@
 //! initialisation versus the number of hidden layers h, one curve per width m.
 
 use super::common::{
-    self, bound_claim, curves, data_columns, increasing, linear_point, param, span,
+    self, axis, bound_claim, curves, data_columns, increasing, linear_point, param, span,
 };
 use super::{Experiment, SummaryTable};
 use crate::config::{DepthWidthConfig, Profile};
@@ -57,31 +57,22 @@ impl Experiment for DepthWidth {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for &width in &c.widths {
-            for &depth in &c.depths {
-                for replicate in 0..c.seeds as u64 {
-                    points.push(Point {
-                        params: vec![
-                            ("n", c.n.to_string()),
-                            ("downsample", c.downsample.to_string()),
-                            ("whiten", c.whiten.to_string()),
-                            ("depth", depth.to_string()),
-                            ("width", width.to_string()),
-                        ],
-                        replicate,
-                    });
-                }
-            }
-        }
-        points
+        common::grid(&[axis(&c.widths), axis(&c.depths)], c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("depth", v[1].to_string()),
+                ("width", v[0].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

@@ -5,7 +5,7 @@
 //! closed-form Kronecker sum `{λ_i(W₁ᵀW₁) + λ_j(W₂W₂ᵀ)}` (checked against the Kronecker route
 //! and the explicit Jacobian in the tests).
 
-use super::common::param;
+use super::common::{self, param};
 use super::{Experiment, SummaryTable};
 use crate::bounds;
 use crate::config::{KaimingTableConfig, Profile};
@@ -59,25 +59,21 @@ impl Experiment for KaimingTable {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        c.widths
-            .iter()
-            .map(|&width| Point {
-                params: vec![
-                    ("d", c.d.to_string()),
-                    ("k", c.k.to_string()),
-                    ("inits", c.inits.to_string()),
-                    ("width", width.to_string()),
-                ],
-                replicate: 0,
-            })
-            .collect()
+        common::grid(&[common::axis(&c.widths)], 1, |v| {
+            vec![
+                ("d", c.d.to_string()),
+                ("k", c.k.to_string()),
+                ("inits", c.inits.to_string()),
+                ("width", v[0].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

@@ -47,31 +47,23 @@ impl Experiment for Relu {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for &alpha in &c.alphas {
-            for &width in &c.widths {
-                for replicate in 0..c.seeds as u64 {
-                    points.push(Point {
-                        params: vec![
-                            ("n", c.n.to_string()),
-                            ("downsample", c.downsample.to_string()),
-                            ("whiten", c.whiten.to_string()),
-                            ("alpha", alpha.to_string()),
-                            ("width", width.to_string()),
-                        ],
-                        replicate,
-                    });
-                }
-            }
-        }
-        points
+        let axes = [common::axis(&c.alphas), common::axis(&c.widths)];
+        common::grid(&axes, c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("alpha", v[0].to_string()),
+                ("width", v[1].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

@@ -50,30 +50,23 @@ impl Experiment for Residual {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for &depth in &c.depths {
-            for replicate in 0..c.seeds as u64 {
-                points.push(Point {
-                    params: vec![
-                        ("n", c.n.to_string()),
-                        ("downsample", c.downsample.to_string()),
-                        ("whiten", c.whiten.to_string()),
-                        ("width", c.width.to_string()),
-                        ("betas", c.betas.join(",")),
-                        ("depth", depth.to_string()),
-                    ],
-                    replicate,
-                });
-            }
-        }
-        points
+        common::grid(&[common::axis(&c.depths)], c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("width", c.width.to_string()),
+                ("betas", c.betas.join(",")),
+                ("depth", v[0].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

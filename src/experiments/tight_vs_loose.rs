@@ -1,6 +1,6 @@
 //! `tight-vs-loose` (Fig. 3): κ(G_O), B-convex and B-loose versus width for one hidden layer.
 
-use super::common::{self, curves, data_columns, linear_point, param};
+use super::common::{self, axis, curves, data_columns, linear_point, param};
 use super::depth_width::{cost_line, data_phrase, linear_bound_claims, linear_work};
 use super::{Experiment, SummaryTable};
 use crate::config::{Profile, TightLooseConfig};
@@ -41,28 +41,21 @@ impl Experiment for TightVsLoose {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for &width in &c.widths {
-            for replicate in 0..c.seeds as u64 {
-                points.push(Point {
-                    params: vec![
-                        ("n", c.n.to_string()),
-                        ("downsample", c.downsample.to_string()),
-                        ("whiten", c.whiten.to_string()),
-                        ("width", width.to_string()),
-                    ],
-                    replicate,
-                });
-            }
-        }
-        points
+        common::grid(&[axis(&c.widths)], c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("width", v[0].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {

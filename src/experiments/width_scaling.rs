@@ -1,7 +1,7 @@
 //! `width-scaling` (Fig. 2b): κ(G_O) versus depth h when the width grows with depth, m = c·h,
 //! against the fixed width m = c as a reference.
 
-use super::common::{self, curves, data_columns, linear_point, param, param_str, span};
+use super::common::{self, axis, curves, data_columns, linear_point, param, param_str, span};
 use super::depth_width::{cost_line, data_phrase, depth_table, linear_bound_claims, linear_work};
 use super::{Experiment, SummaryTable};
 use crate::config::{Profile, WidthScalingConfig};
@@ -52,34 +52,28 @@ impl Experiment for WidthScaling {
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        config(profile).map(|c| serde_json::to_value(c).expect("config serialises"))
+        common::config_json(config(profile))
     }
 
     fn points(&self, profile: &Profile) -> Vec<Point> {
         let Some(c) = config(profile) else {
             return Vec::new();
         };
-        let mut points = Vec::new();
-        for scaling in [PROPORTIONAL, FIXED] {
-            for &mult in &c.multipliers {
-                for &depth in &c.depths {
-                    for replicate in 0..c.seeds as u64 {
-                        points.push(Point {
-                            params: vec![
-                                ("n", c.n.to_string()),
-                                ("downsample", c.downsample.to_string()),
-                                ("whiten", c.whiten.to_string()),
-                                ("scaling", scaling.to_string()),
-                                ("c", mult.to_string()),
-                                ("depth", depth.to_string()),
-                            ],
-                            replicate,
-                        });
-                    }
-                }
-            }
-        }
-        points
+        let axes = [
+            axis(&[PROPORTIONAL, FIXED]),
+            axis(&c.multipliers),
+            axis(&c.depths),
+        ];
+        common::grid(&axes, c.seeds, |v| {
+            vec![
+                ("n", c.n.to_string()),
+                ("downsample", c.downsample.to_string()),
+                ("whiten", c.whiten.to_string()),
+                ("scaling", v[0].to_string()),
+                ("c", v[1].to_string()),
+                ("depth", v[2].to_string()),
+            ]
+        })
     }
 
     fn cost_hint(&self, profile: &Profile) -> String {
