@@ -5,7 +5,7 @@
 
 use crate::data::SecondMoment;
 use crate::linalg::{self, Spectrum};
-use crate::nets::{LinearCnn, PartialProducts, TwoLayer};
+use crate::nets::{BatchNormNet, LinearCnn, PartialProducts, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -196,12 +196,21 @@ pub fn two_layer(net: &TwoLayer, x: &DMatrix<f64>) -> Result<GnSpectrum> {
 /// explicit filter Jacobian (p is small: m·ks + h·m²·ks + k·m·d_L): `JᵀJ / n` when p ≤ nk,
 /// else `J Jᵀ / n`. (Its dense-Toeplitz surrogate goes through `kronecker_linear`.)
 pub fn cnn_filters(net: &LinearCnn, x: &DMatrix<f64>) -> Result<GnSpectrum> {
-    let n = x.ncols();
-    let jac = net.jacobian(x);
+    smaller_gram(&net.jacobian(x), x.ncols())
+}
+
+/// The network with batch norm, from its explicit Jacobian (the batch couples the samples,
+/// so J is built for the whole batch at once), by the smaller Gram matrix.
+pub fn batchnorm(net: &BatchNormNet, x: &DMatrix<f64>) -> Result<GnSpectrum> {
+    smaller_gram(&net.jacobian(x), x.ncols())
+}
+
+/// `JᵀJ / n` when p ≤ nk, else `J Jᵀ / n`: never the larger of the two.
+pub fn smaller_gram(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
     if jac.ncols() <= jac.nrows() {
-        dense_jtj(&jac, n)
+        dense_jtj(jac, n)
     } else {
-        gram(&jac, n)
+        gram(jac, n)
     }
 }
 
