@@ -48,6 +48,18 @@ pub struct ExperimentsConfig {
     pub whitening: Option<WhiteningConfig>,
     pub cnn: Option<CnnConfig>,
     pub relu: Option<ReluConfig>,
+    pub batchnorm: Option<BatchNormConfig>,
+}
+
+/// Fig. 6: one hidden linear layer with and without batch norm, κ versus width.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchNormConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub widths: Vec<usize>,
+    pub seeds: usize,
 }
 
 /// Appendix: linear 1-D CNNs, κ versus the number of filters, one panel per kernel size.
@@ -322,6 +334,12 @@ impl Profile {
             if c.alphas.is_empty() || c.alphas.iter().any(|a| !(0.0..=1.0).contains(a)) {
                 return Err(format!("{at}.alphas: give slopes in [0, 1]"));
             }
+        }
+        if let Some(c) = &self.experiments.batchnorm {
+            let at = "experiments.batchnorm";
+            validate_data(at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "widths", &c.widths)?;
+            at_least_one(at, "seeds", c.seeds)?;
         }
         if let Some(c) = &self.experiments.whitening {
             let at = "experiments.whitening";

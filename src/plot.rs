@@ -131,7 +131,10 @@ impl Panel {
 
     fn x_label_count(&self) -> usize {
         let (lo, hi) = self.x_range();
-        if self.integer_x && !self.log_x {
+        if self.log_x {
+            // plotters offers log ticks sparsely; ask for many, label only 1-2-5
+            40
+        } else if self.integer_x {
             ((hi - lo).round() as usize + 1).clamp(2, 12)
         } else {
             10

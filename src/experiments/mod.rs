@@ -1,5 +1,6 @@
 //! The experiment registry: one module per figure or table of the paper (PAPER.md §6).
 
+pub mod batchnorm;
 pub mod cnn;
 pub mod common;
 pub mod depth_width;
@@ -65,6 +66,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &whitening::Whitening,
         &cnn::Cnn,
         &relu::Relu,
+        &batchnorm::BatchNorm,
     ]
 }
 
