@@ -5,15 +5,20 @@
 //! Tensor names and layouts are those of PyTorch's `state_dict` of the equivalent
 //! `nn.Sequential` with `bias=False`: deep linear and residual nets `0.weight`, `1.weight`, …
 //! (each `out × in`); the two-layer ReLU net `Sequential(Linear, LeakyReLU, Linear)`:
-//! `0.weight` (m×d) and `2.weight` (k×m); plus the inputs `X` (n×d). f32 or f64.
+//! `0.weight` (m×d) and `2.weight` (k×m); the linear CNN `Sequential(Conv1d, …, Flatten,
+//! Linear)`: `0.weight` … (out × in × ks) and the head after the flatten; batch norm
+//! `Sequential(Linear, BatchNorm1d, Linear)`: `0.weight`, `1.weight`, `1.bias`, `2.weight`;
+//! plus the inputs `X` (n×d; for the CNN the flattened one-channel signal). f32 or f64.
 
 use crate::bounds::{self, PartialSingularValues, ReluBlocks};
 use crate::data::SecondMoment;
 use crate::gn::{self, GnSpectrum};
 use crate::linalg;
-use crate::nets::{DeepLinear, TwoLayer};
+use crate::nets::batchnorm::BN_EPS;
+use crate::nets::cnn::Conv;
+use crate::nets::{BatchNormNet, DeepLinear, LinearCnn, TwoLayer};
 use crate::{Error, Result};
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use safetensors::{Dtype, SafeTensors};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -27,6 +32,12 @@ pub enum Arch {
     Residual,
     /// Two-layer leaky ReLU `W σ(V x)` (slope `--alpha`): tensors `0.weight`, `2.weight`.
     Relu,
+    /// Linear 1-D CNN `Sequential(Conv1d(1→m), Conv1d(m→m) × h, Flatten, Linear)`: tensors
+    /// `0.weight` … `h.weight` (m × in × ks) and `(h+2).weight` (k × m·d_L).
+    Cnn,
+    /// `Sequential(Linear(d→m), BatchNorm1d(m), Linear(m→k))` with batch statistics:
+    /// tensors `0.weight`, `1.weight` (γ), `1.bias` (β), `2.weight`.
+    Batchnorm,
 }
 
 /// What the command prints: the spectrum, its route, and the bounds that apply.
@@ -37,27 +48,22 @@ pub struct Report {
     pub spectrum: GnSpectrum,
     /// (name, value, why it is infinite or what it assumes)
     pub bounds: Vec<(&'static str, f64, &'static str)>,
+    /// Other exact quantities worth printing: (name, value, what it is).
+    pub extras: Vec<(&'static str, f64, &'static str)>,
 }
 
 fn bad(file: &Path, msg: String) -> Error {
     Error::Input(format!("{}: {msg}", file.display()))
 }
 
-/// A 2-D tensor as a matrix (row-major in the file), checked for shape and finiteness.
-fn matrix(st: &SafeTensors, file: &Path, name: &str) -> Result<Option<DMatrix<f64>>> {
+/// A tensor's shape and values (row-major, as f64), checked for dtype and finiteness; None
+/// when the file has no tensor of that name.
+fn tensor(st: &SafeTensors, file: &Path, name: &str) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
     let t = match st.tensor(name) {
         Ok(t) => t,
         Err(safetensors::SafeTensorError::TensorNotFound(_)) => return Ok(None),
         Err(e) => return Err(bad(file, format!("tensor '{name}': {e}"))),
     };
-    let shape = t.shape();
-    if shape.len() != 2 {
-        return Err(bad(
-            file,
-            format!("tensor '{name}' has shape {shape:?}, expected 2 dimensions"),
-        ));
-    }
-    let (rows, cols) = (shape[0], shape[1]);
     let bytes = t.data();
     let values: Vec<f64> = match t.dtype() {
         Dtype::F64 => bytes
@@ -75,17 +81,39 @@ fn matrix(st: &SafeTensors, file: &Path, name: &str) -> Result<Option<DMatrix<f6
             ))
         }
     };
+    let shape = t.shape().to_vec();
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        // the multi-index of flat position i, as PyTorch would print it
+        let mut idx = vec![0; shape.len()];
+        let mut rest = i;
+        for (a, &n) in shape.iter().enumerate().rev() {
+            idx[a] = rest % n.max(1);
+            rest /= n.max(1);
+        }
+        let idx: Vec<String> = idx.iter().map(|v| v.to_string()).collect();
         return Err(bad(
             file,
             format!(
-                "tensor '{name}' holds a NaN or infinity at [{}, {}]",
-                i / cols,
-                i % cols
+                "tensor '{name}' holds a NaN or infinity at [{}]",
+                idx.join(", ")
             ),
         ));
     }
-    Ok(Some(DMatrix::from_row_slice(rows, cols, &values)))
+    Ok(Some((shape, values)))
+}
+
+/// A 2-D tensor as a matrix (row-major in the file).
+fn matrix(st: &SafeTensors, file: &Path, name: &str) -> Result<Option<DMatrix<f64>>> {
+    let Some((shape, values)) = tensor(st, file, name)? else {
+        return Ok(None);
+    };
+    if shape.len() != 2 {
+        return Err(bad(
+            file,
+            format!("tensor '{name}' has shape {shape:?}, expected 2 dimensions"),
+        ));
+    }
+    Ok(Some(DMatrix::from_row_slice(shape[0], shape[1], &values)))
 }
 
 fn required(st: &SafeTensors, file: &Path, name: &str) -> Result<DMatrix<f64>> {
@@ -174,8 +202,11 @@ pub fn analyse(file: &Path, arch: Arch, beta: Option<f64>, alpha: f64) -> Result
                 ],
                 spectrum,
                 bounds,
+                extras: Vec::new(),
             })
         }
+        Arch::Cnn => analyse_cnn(&st, file, &x),
+        Arch::Batchnorm => analyse_batchnorm(&st, file, &x),
         Arch::Relu => {
             let v = required(&st, file, "0.weight")?;
             let w = required(&st, file, "2.weight")?;
@@ -227,9 +258,151 @@ pub fn analyse(file: &Path, arch: Arch, beta: Option<f64>, alpha: f64) -> Result
                         "the authors' linear-style variant: NOT a valid bound",
                     ),
                 ],
+                extras: Vec::new(),
             })
         }
     }
+}
+
+fn analyse_cnn(st: &SafeTensors, file: &Path, x: &DMatrix<f64>) -> Result<Report> {
+    let (d, n) = x.shape();
+    let mut convs = Vec::new();
+    while let Some((shape, w)) = tensor(st, file, &format!("{}.weight", convs.len()))? {
+        if shape.len() != 3 {
+            break;
+        }
+        let (out, inp, ks) = (shape[0], shape[1], shape[2]);
+        let want_in = if convs.is_empty() {
+            1
+        } else {
+            convs.last().map(|c: &Conv| c.out).unwrap_or(1)
+        };
+        if inp != want_in || ks == 0 {
+            return Err(bad(
+                file,
+                format!(
+                    "tensor '{}.weight' has shape {shape:?}, expected ({out}, {want_in}, ks)",
+                    convs.len()
+                ),
+            ));
+        }
+        convs.push(Conv { out, inp, ks, w });
+    }
+    if convs.is_empty() {
+        return Err(bad(
+            file,
+            "tensor '0.weight' (Conv1d, 3 dimensions) is missing".into(),
+        ));
+    }
+    let head_name = format!("{}.weight", convs.len() + 1);
+    let head = required(st, file, &head_name)?;
+    let shrink: usize = convs.iter().map(|c| c.ks - 1).sum();
+    let last = convs.last().map(|c| c.out).unwrap_or(1);
+    if shrink >= d || head.ncols() != last * (d - shrink) {
+        return Err(bad(
+            file,
+            format!(
+                "tensor '{head_name}' has {} inputs, but the convolutions leave {} × {} from d = {d}",
+                head.ncols(),
+                last,
+                d.saturating_sub(shrink)
+            ),
+        ));
+    }
+    let net = LinearCnn { d, convs, head };
+    let spectrum = gn::cnn_filters(&net, x)?;
+    let dense = net.toeplitz();
+    let moment = SecondMoment::of(x)?;
+    let pp = dense.partial_products();
+    let sur = gn::kronecker_linear(&pp, &moment)?;
+    let sv = PartialSingularValues::of(&pp)?;
+    let k = net.head.nrows();
+    Ok(Report {
+        arch: Arch::Cnn,
+        sizes: vec![
+            ("n", n),
+            ("d", d),
+            ("k", k),
+            ("p", net.num_params()),
+            ("p_toeplitz", dense.num_params()),
+        ],
+        spectrum,
+        bounds: Vec::new(),
+        extras: vec![
+            (
+                "kappa_toeplitz_surrogate",
+                sur.spectrum.kappa,
+                "κ of the authors' dense-Toeplitz surrogate",
+            ),
+            (
+                "rank_toeplitz_surrogate",
+                sur.spectrum.rank as f64,
+                "its numerical rank",
+            ),
+            (
+                "b_convex_toeplitz_surrogate",
+                bounds::b_convex(&sv, moment.kappa),
+                "B-convex of the surrogate (bounds the surrogate's κ, not the true GN's)",
+            ),
+        ],
+    })
+}
+
+fn analyse_batchnorm(st: &SafeTensors, file: &Path, x: &DMatrix<f64>) -> Result<Report> {
+    let (d, n) = x.shape();
+    let w1 = required(st, file, "0.weight")?;
+    let w2 = required(st, file, "2.weight")?;
+    let vector = |name: &str| -> Result<DVector<f64>> {
+        match tensor(st, file, name)? {
+            Some((shape, v)) if shape == [w1.nrows()] => Ok(DVector::from_vec(v)),
+            Some((shape, _)) => Err(bad(
+                file,
+                format!(
+                    "tensor '{name}' has shape {shape:?}, expected [{}]",
+                    w1.nrows()
+                ),
+            )),
+            None => Err(bad(file, format!("tensor '{name}' is missing"))),
+        }
+    };
+    let (gamma, beta) = (vector("1.weight")?, vector("1.bias")?);
+    if w1.ncols() != d || w2.ncols() != w1.nrows() {
+        return Err(bad(
+            file,
+            format!(
+                "shapes do not chain: X has d = {d}, '0.weight' is {}×{}, '2.weight' is {}×{}",
+                w1.nrows(),
+                w1.ncols(),
+                w2.nrows(),
+                w2.ncols()
+            ),
+        ));
+    }
+    if n < 2 {
+        return Err(bad(file, "batch norm needs at least 2 samples in X".into()));
+    }
+    let (m, k) = (w1.nrows(), w2.nrows());
+    let net = BatchNormNet {
+        w1,
+        gamma,
+        beta,
+        w2,
+        eps: BN_EPS,
+    };
+    let spectrum = gn::batchnorm(&net, x)?;
+    Ok(Report {
+        arch: Arch::Batchnorm,
+        sizes: vec![
+            ("n", n),
+            ("d", d),
+            ("m", m),
+            ("k", k),
+            ("p", net.num_params()),
+        ],
+        spectrum,
+        bounds: Vec::new(),
+        extras: Vec::new(),
+    })
 }
 
 /// A float as JSON: a number, or the string "inf" where a bound is undefined.
@@ -261,7 +434,7 @@ impl Report {
         obj.insert("rank_threshold".into(), num(s.threshold));
         obj.insert("route".into(), json!(self.spectrum.route.as_str()));
         obj.insert("order".into(), json!(self.spectrum.order));
-        for (name, v, why) in &self.bounds {
+        for (name, v, why) in self.bounds.iter().chain(&self.extras) {
             obj.insert((*name).into(), num(*v));
             obj.insert(format!("{name}_note"), json!(why));
         }
@@ -288,7 +461,7 @@ impl Report {
             self.spectrum.route.as_str(),
             self.spectrum.order
         );
-        for (name, v, why) in &self.bounds {
+        for (name, v, why) in self.bounds.iter().chain(&self.extras) {
             out.push_str(&format!("{name} = {v:.10e}  ({why})\n"));
         }
         out

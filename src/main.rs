@@ -73,7 +73,8 @@ enum Command {
         /// The safetensors file.
         file: PathBuf,
         /// Architecture: linear (`0.weight`, `1.weight`, …), residual (same, with --beta),
-        /// relu (`0.weight`, `2.weight`, with --alpha).
+        /// relu (`0.weight`, `2.weight`, with --alpha), cnn (Conv1d weights, then the head after
+        /// Flatten), batchnorm (`0.weight`, `1.weight`, `1.bias`, `2.weight`).
         #[arg(long, value_enum)]
         arch: gncond::external::Arch,
         /// Residual scale β (every layer is W + βI); required with --arch residual.

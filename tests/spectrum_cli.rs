@@ -42,6 +42,11 @@ fn write(path: &Path, tensors: &[(&str, &DMatrix<f64>)], f32s: bool) {
         .iter()
         .map(|(n, m)| (n.to_string(), bytes(m, f32s), vec![m.nrows(), m.ncols()]))
         .collect();
+    write_raw(path, data, f32s);
+}
+
+/// Write tensors of any shape given as (name, row-major bytes, shape).
+fn write_raw(path: &Path, data: Vec<(String, Vec<u8>, Vec<usize>)>, f32s: bool) {
     let dtype = if f32s { Dtype::F32 } else { Dtype::F64 };
     let views: Vec<(String, TensorView)> = data
         .iter()
@@ -221,4 +226,73 @@ fn bad_files_are_one_line_exit_2() {
     let o = run(&["spectrum", junk.to_str().unwrap(), "--arch", "linear"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a safetensors file"));
+}
+
+fn f64_bytes(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[test]
+fn cnn_and_batchnorm_match_the_in_crate_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(3);
+    let (d, n, k) = (12, 6, 2);
+    let x = gaussian(d, n, &mut r);
+    let xt = x.transpose();
+    let net = gncond::nets::LinearCnn::kaiming(d, 3, 4, 1, k, &mut r).unwrap();
+    let mut data: Vec<(String, Vec<u8>, Vec<usize>)> = net
+        .convs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                format!("{i}.weight"),
+                f64_bytes(&c.w),
+                vec![c.out, c.inp, c.ks],
+            )
+        })
+        .collect();
+    data.push((
+        "3.weight".into(),
+        bytes(&net.head, false),
+        vec![net.head.nrows(), net.head.ncols()],
+    ));
+    data.push(("X".into(), bytes(&xt, false), vec![n, d]));
+    let file = tmp.path().join("cnn.safetensors");
+    write_raw(&file, data, false);
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "cnn",
+        "--json",
+    ]));
+    let want = gn::cnn_filters(&net, &x).unwrap();
+    assert!(rel(out["kappa"].as_f64().unwrap(), want.spectrum.kappa) < 1e-12);
+    assert!(out["kappa_toeplitz_surrogate"].as_f64().is_some());
+
+    let bn = gncond::nets::BatchNormNet::kaiming(d, 5, k, &mut r);
+    let data = vec![
+        ("0.weight".to_string(), bytes(&bn.w1, false), vec![5, d]),
+        (
+            "1.weight".to_string(),
+            f64_bytes(bn.gamma.as_slice()),
+            vec![5],
+        ),
+        ("1.bias".to_string(), f64_bytes(bn.beta.as_slice()), vec![5]),
+        ("2.weight".to_string(), bytes(&bn.w2, false), vec![k, 5]),
+        ("X".to_string(), bytes(&xt, false), vec![n, d]),
+    ];
+    let file = tmp.path().join("bn.safetensors");
+    write_raw(&file, data, false);
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "batchnorm",
+        "--json",
+    ]));
+    let want = gn::batchnorm(&bn, &x).unwrap();
+    assert!(rel(out["kappa"].as_f64().unwrap(), want.spectrum.kappa) < 1e-12);
+    assert_eq!(out["rank"].as_u64().unwrap() as usize, want.spectrum.rank);
 }

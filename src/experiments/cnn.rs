@@ -42,7 +42,9 @@ impl Experiment for Cnn {
          of linear CNNs. The authors compute κ of a surrogate that treats each convolution's \
          Toeplitz matrix as a free dense layer; the Gauss-Newton matrix of the actual network \
          is taken in the filter parameters, whose Jacobian is the surrogate's restricted to \
-         weight-tied directions, so its rank is lower and its κ differs. We compute both \
+         weight-tied directions: its rank is at most the surrogate's (equal here, where both \
+         are limited by the rank of the raw data) and its κ is one to two orders of magnitude \
+         larger. We compute both \
          exactly (surrogate by the Kronecker route, true GN from the explicit filter Jacobian) \
          and draw B-convex of the surrogate. **Finding:** on our data both trends come out \
          reversed (more filters lower κ, larger kernels raise it), for the surrogate and the \
