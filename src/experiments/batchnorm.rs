@@ -11,7 +11,7 @@ use crate::pipeline::{Point, RunContext};
 use crate::plot::{Figure, Panel, Series};
 use crate::report::{sig, sig_digits};
 use crate::table::{self, Row};
-use crate::verify::{spearman, Claim, ClaimKind};
+use crate::verify::{Claim, ClaimKind};
 use crate::Result;
 use polars::prelude::DataFrame;
 
@@ -198,11 +198,7 @@ impl Experiment for BatchNorm {
         };
         let (with, without) = (find("with BN"), find("without BN"));
         let lower = !with.is_empty() && with.iter().zip(&without).all(|(a, b)| a.1 < b.1);
-        let rho = |c: &common::Curve| {
-            let x: Vec<f64> = c.iter().map(|p| p.0).collect();
-            let y: Vec<f64> = c.iter().map(|p| p.1).collect();
-            spearman(&x, &y)
-        };
+        let rho = common::trend;
         Ok(vec![
             Claim {
                 id: "batchnorm/bn-lowers-kappa".into(),

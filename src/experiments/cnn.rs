@@ -13,7 +13,7 @@ use crate::pipeline::{Point, RunContext};
 use crate::plot::{Figure, Panel, Series};
 use crate::report::sig;
 use crate::table::{self, Row};
-use crate::verify::{spearman, Claim, ClaimKind};
+use crate::verify::{Claim, ClaimKind};
 use crate::{Error, Result};
 use polars::prelude::DataFrame;
 
@@ -273,11 +273,7 @@ impl Experiment for Cnn {
         ];
         // trends of the surrogate (what the authors plotted), by Spearman's ρ on the means
         let by_kernel = curves(df, "kernel", "filters", "kappa_toeplitz")?;
-        let rho = |c: &common::Curve| {
-            let x: Vec<f64> = c.iter().map(|p| p.0).collect();
-            let y: Vec<f64> = c.iter().map(|p| p.1).collect();
-            spearman(&x, &y)
-        };
+        let rho = common::trend;
         let more_filters = by_kernel.iter().all(|(_, c)| rho(c) >= 0.8);
         claims.push(Claim {
             id: "cnn/more-filters-raise-kappa".into(),

@@ -85,6 +85,14 @@ pub fn increasing(c: &Curve) -> bool {
     c.len() > 1 && c.windows(2).all(|w| w[1].1 > w[0].1)
 }
 
+/// Spearman's rank correlation between x and the mean along a curve: the trend claims use
+/// it, so that one noisy step does not decide a qualitative claim.
+pub fn trend(c: &Curve) -> f64 {
+    let x: Vec<f64> = c.iter().map(|p| p.0).collect();
+    let y: Vec<f64> = c.iter().map(|p| p.1).collect();
+    crate::verify::spearman(&x, &y)
+}
+
 /// `a→b` of a curve's first and last mean, for evidence strings.
 pub fn span(c: &Curve) -> String {
     match (c.first(), c.last()) {

@@ -13,7 +13,7 @@ use crate::pipeline::{Point, RunContext};
 use crate::plot::{Figure, Panel, Series};
 use crate::report::sig;
 use crate::table::{self, Row};
-use crate::verify::{spearman, Claim, ClaimKind};
+use crate::verify::{Claim, ClaimKind};
 use crate::Result;
 use polars::prelude::DataFrame;
 
@@ -192,11 +192,7 @@ impl Experiment for PartialProducts {
         let ko = common::curves(df, "depth", "layer", "kappa_out")?;
         // The trend along the network, by Spearman's rank correlation between ℓ and the mean
         // κ (κ(P_in(1)) = κ(P_out(L)) = 1 are identities and take part as the end points).
-        let rho = |c: &common::Curve| {
-            let x: Vec<f64> = c.iter().map(|p| p.0).collect();
-            let y: Vec<f64> = c.iter().map(|p| p.1).collect();
-            spearman(&x, &y)
-        };
+        let rho = common::trend;
         let grows = ki.iter().all(|(_, c)| rho(c) >= 0.8);
         let shrinks = ko.iter().all(|(_, c)| rho(c) <= -0.8);
         let ev = |cs: &[(String, common::Curve)]| {
