@@ -6,13 +6,17 @@
 //!   Kronecker route at growing width (its cost grows like m², not m³), against
 //!   `deep-linear/explicit-jacobian/m`, which builds J and eigensolves J Jᵀ (n = 10);
 //! - `relu-gram/{gram,explicit}/n`: the two-layer ReLU Gram matrix built without J against
-//!   J Jᵀ from the explicit Jacobian.
+//!   J Jᵀ from the explicit Jacobian;
+//! - `resnet-jacobian/{frozen,batch}/n`: the Jacobian of a small CIFAR-style ResNet (7×7
+//!   grayscale, w = 4, one block per stage, k = 10) with frozen batch-norm statistics (one
+//!   sample per backward pass) against batch statistics (every backward pass runs through the
+//!   whole coupled batch, so its cost grows like n² instead of n).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gncond::data::SecondMoment;
 use gncond::gn;
 use gncond::linalg;
-use gncond::nets::{DeepLinear, TwoLayer};
+use gncond::nets::{DeepLinear, ResNet, ResNetSpec, TwoLayer};
 use gncond::seed::{normal, point_rng, PointRng};
 use nalgebra::DMatrix;
 use std::hint::black_box;
@@ -99,5 +103,31 @@ fn relu_gram(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, eigensolve, deep_linear, relu_gram);
+fn resnet_jacobian(c: &mut Criterion) {
+    let mut g = c.benchmark_group("resnet-jacobian");
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    let spec = ResNetSpec {
+        channels: 1,
+        height: 7,
+        width: 7,
+        base_width: 4,
+        blocks_per_stage: 1,
+        classes: 10,
+    };
+    let mut r = rng("resnet");
+    let net = ResNet::kaiming(spec, &mut r);
+    for n in [20, 40, 80] {
+        let x = gaussian(spec.input_dim(), n, &mut r);
+        let stats = net.batch_stats(&x);
+        g.bench_with_input(BenchmarkId::new("frozen", n), &x, |b, x| {
+            b.iter(|| net.jacobian_frozen(x, &stats))
+        });
+        g.bench_with_input(BenchmarkId::new("batch", n), &x, |b, x| {
+            b.iter(|| net.jacobian(x))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, eigensolve, deep_linear, relu_gram, resnet_jacobian);
 criterion_main!(benches);

@@ -16,7 +16,7 @@ use crate::gn::{self, GnSpectrum};
 use crate::linalg;
 use crate::nets::batchnorm::BN_EPS;
 use crate::nets::cnn::Conv;
-use crate::nets::{BatchNormNet, DeepLinear, LinearCnn, TwoLayer};
+use crate::nets::{BatchNormNet, BnMode, DeepLinear, LinearCnn, ResNet, ResNetSpec, TwoLayer};
 use crate::{Error, Result};
 use nalgebra::{DMatrix, DVector};
 use safetensors::{Dtype, SafeTensors};
@@ -38,6 +38,10 @@ pub enum Arch {
     /// `Sequential(Linear(d→m), BatchNorm1d(m), Linear(m→k))` with batch statistics:
     /// tensors `0.weight`, `1.weight` (γ), `1.bias` (β), `2.weight`.
     Batchnorm,
+    /// CIFAR-style ResNet (option-A shortcuts, bias-free head) with batch statistics over X:
+    /// tensors `conv1.weight`, `bn1.weight`, `bn1.bias`, `layer{1,2,3}.{b}.conv{1,2}.weight`,
+    /// `layer{1,2,3}.{b}.bn{1,2}.{weight,bias}`, `linear.weight`; square images, X in CHW order.
+    Resnet,
 }
 
 /// What the command prints: the spectrum, its route, and the bounds that apply.
@@ -207,6 +211,7 @@ pub fn analyse(file: &Path, arch: Arch, beta: Option<f64>, alpha: f64) -> Result
         }
         Arch::Cnn => analyse_cnn(&st, file, &x),
         Arch::Batchnorm => analyse_batchnorm(&st, file, &x),
+        Arch::Resnet => analyse_resnet(&st, file, &x),
         Arch::Relu => {
             let v = required(&st, file, "0.weight")?;
             let w = required(&st, file, "2.weight")?;
@@ -397,6 +402,85 @@ fn analyse_batchnorm(st: &SafeTensors, file: &Path, x: &DMatrix<f64>) -> Result<
             ("d", d),
             ("m", m),
             ("k", k),
+            ("p", net.num_params()),
+        ],
+        spectrum,
+        bounds: Vec::new(),
+        extras: Vec::new(),
+    })
+}
+
+fn analyse_resnet(st: &SafeTensors, file: &Path, x: &DMatrix<f64>) -> Result<Report> {
+    let (d, n) = x.shape();
+    let shape_of = |name: &str| -> Result<Vec<usize>> {
+        match st.tensor(name) {
+            Ok(t) => Ok(t.shape().to_vec()),
+            Err(_) => Err(bad(file, format!("tensor '{name}' is missing"))),
+        }
+    };
+    if st.tensor("linear.bias").is_ok() {
+        return Err(bad(
+            file,
+            "tensor 'linear.bias' is present: gncond's ResNet has a bias-free head (PAPER.md §2)"
+                .into(),
+        ));
+    }
+    let stem = shape_of("conv1.weight")?;
+    let head = shape_of("linear.weight")?;
+    if stem.len() != 4 || head.len() != 2 {
+        return Err(bad(
+            file,
+            format!("'conv1.weight' has shape {stem:?} and 'linear.weight' {head:?}; expected 4 and 2 dimensions"),
+        ));
+    }
+    let (w, channels, classes) = (stem[0], stem[1], head[0]);
+    let blocks = (0..)
+        .take_while(|b| st.tensor(&format!("layer1.{b}.conv1.weight")).is_ok())
+        .count();
+    let side = (1..=d).find(|s| channels * s * s >= d).unwrap_or(0);
+    if blocks == 0 || w < 2 || w % 2 == 1 || channels * side * side != d {
+        return Err(bad(
+            file,
+            format!(
+                "not a CIFAR-style ResNet this command reads: {blocks} block(s) in layer1, stem width {w} (must be even), X has d = {d}, which is not {channels}·side² for a square image"
+            ),
+        ));
+    }
+    let spec = ResNetSpec {
+        channels,
+        height: side,
+        width: side,
+        base_width: w,
+        blocks_per_stage: blocks,
+        classes,
+    };
+    let mut net = ResNet::new(spec);
+    for t in net.tensors.clone() {
+        let (shape, values) = tensor(st, file, &t.name)?
+            .ok_or_else(|| bad(file, format!("tensor '{}' is missing", t.name)))?;
+        if shape != t.shape {
+            return Err(bad(
+                file,
+                format!(
+                    "tensor '{}' has shape {shape:?}, expected {:?}",
+                    t.name, t.shape
+                ),
+            ));
+        }
+        net.theta[t.range()].copy_from_slice(&values);
+    }
+    if n < 2 {
+        return Err(bad(file, "batch norm needs at least 2 samples in X".into()));
+    }
+    let spectrum = gn::resnet(&net, x, BnMode::Batch)?;
+    Ok(Report {
+        arch: Arch::Resnet,
+        sizes: vec![
+            ("n", n),
+            ("d", d),
+            ("width", w),
+            ("blocks_per_stage", blocks),
+            ("k", classes),
             ("p", net.num_params()),
         ],
         spectrum,

@@ -5,7 +5,7 @@
 
 use crate::data::SecondMoment;
 use crate::linalg::{self, Spectrum};
-use crate::nets::{BatchNormNet, LinearCnn, PartialProducts, TwoLayer};
+use crate::nets::{BatchNormNet, BnMode, LinearCnn, PartialProducts, ResNet, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -203,6 +203,22 @@ pub fn cnn_filters(net: &LinearCnn, x: &DMatrix<f64>) -> Result<GnSpectrum> {
 /// so J is built for the whole batch at once), by the smaller Gram matrix.
 pub fn batchnorm(net: &BatchNormNet, x: &DMatrix<f64>) -> Result<GnSpectrum> {
     smaller_gram(&net.jacobian(x), x.ncols())
+}
+
+/// A CIFAR-style ResNet, from its explicit Jacobian by the smaller Gram matrix. With
+/// `BnMode::Batch` the function is the whole batch (statistics differentiated through); with
+/// `BnMode::Frozen` the statistics of `x` are held fixed and each sample is its own function.
+/// Above κ = 1e10 the singular values of J are taken instead of an eigensolve.
+pub fn resnet(net: &ResNet, x: &DMatrix<f64>, mode: BnMode) -> Result<GnSpectrum> {
+    let jac = match mode {
+        BnMode::Batch => net.jacobian(x),
+        BnMode::Frozen => net.jacobian_frozen(x, &net.batch_stats(x)),
+    };
+    let fast = smaller_gram(&jac, x.ncols())?;
+    if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
+        return jacobian_svd(&jac, x.ncols());
+    }
+    Ok(fast)
 }
 
 /// `JᵀJ / n` when p ≤ nk, else `J Jᵀ / n`: never the larger of the two.

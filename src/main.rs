@@ -74,7 +74,8 @@ enum Command {
         file: PathBuf,
         /// Architecture: linear (`0.weight`, `1.weight`, …), residual (same, with --beta),
         /// relu (`0.weight`, `2.weight`, with --alpha), cnn (Conv1d weights, then the head after
-        /// Flatten), batchnorm (`0.weight`, `1.weight`, `1.bias`, `2.weight`).
+        /// Flatten), batchnorm (`0.weight`, `1.weight`, `1.bias`, `2.weight`), resnet (CIFAR-style
+        /// names `conv1.weight`, `layer1.0.bn1.bias`, …, `linear.weight`; batch statistics).
         #[arg(long, value_enum)]
         arch: gncond::external::Arch,
         /// Residual scale β (every layer is W + βI); required with --arch residual.

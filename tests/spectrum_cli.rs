@@ -296,3 +296,70 @@ fn cnn_and_batchnorm_match_the_in_crate_path() {
     assert!(rel(out["kappa"].as_f64().unwrap(), want.spectrum.kappa) < 1e-12);
     assert_eq!(out["rank"].as_u64().unwrap() as usize, want.spectrum.rank);
 }
+
+#[test]
+fn resnet_matches_the_in_crate_path_and_names_a_bad_tensor() {
+    use gncond::nets::{BnMode, ResNet, ResNetSpec};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(4);
+    let spec = ResNetSpec {
+        channels: 1,
+        height: 5,
+        width: 5,
+        base_width: 2,
+        blocks_per_stage: 1,
+        classes: 2,
+    };
+    let net = ResNet::kaiming(spec, &mut r);
+    let n = 3;
+    let x = gaussian(spec.input_dim(), n, &mut r);
+    let tensors = |net: &ResNet| -> Vec<(String, Vec<u8>, Vec<usize>)> {
+        let mut data: Vec<_> = net
+            .tensors
+            .iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    f64_bytes(&net.theta[t.range()]),
+                    t.shape.clone(),
+                )
+            })
+            .collect();
+        data.push((
+            "X".into(),
+            bytes(&x.transpose(), false),
+            vec![n, spec.input_dim()],
+        ));
+        data
+    };
+    let file = tmp.path().join("resnet.safetensors");
+    write_raw(&file, tensors(&net), false);
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "resnet",
+        "--json",
+    ]));
+    let want = gn::resnet(&net, &x, BnMode::Batch).unwrap();
+    assert!(rel(out["kappa"].as_f64().unwrap(), want.spectrum.kappa) < 1e-12);
+    assert_eq!(out["p"].as_u64().unwrap() as usize, net.num_params());
+    assert_eq!(out["blocks_per_stage"].as_u64(), Some(1));
+
+    // a wrong shape is named
+    let mut data = tensors(&net);
+    let bad = data
+        .iter_mut()
+        .find(|(name, _, _)| name == "layer2.0.conv2.weight")
+        .unwrap();
+    bad.2 = vec![4, 4, 9, 1];
+    write_raw(&file, data, false);
+    let o = run(&["spectrum", file.to_str().unwrap(), "--arch", "resnet"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'layer2.0.conv2.weight' has shape [4, 4, 9, 1], expected [4, 4, 3, 3]"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -6,8 +6,10 @@ pub mod cnn;
 pub mod init;
 pub mod linear;
 pub mod relu;
+pub mod resnet;
 
 pub use batchnorm::BatchNormNet;
 pub use cnn::LinearCnn;
 pub use linear::{DeepLinear, PartialProducts};
 pub use relu::TwoLayer;
+pub use resnet::{BnMode, BnStats, ResNet, ResNetSpec};
