@@ -49,7 +49,7 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
-    /// Render OUT/report/report.md from the results in OUT (figures, tables, claims, provenance).
+    /// Render OUT/report/report.md and report.tex (LaTeX; `make pdf` compiles it) from the results in OUT (figures, tables, claims, provenance).
     Report {
         /// Folder holding figures/ from `gncond run`.
         #[arg(long, default_value = ".")]
@@ -180,7 +180,11 @@ fn dispatch(command: Command) -> Result<(), Error> {
         }),
         Command::Report { out } => {
             let path = report::render(&out)?;
-            eprintln!("report: wrote {}", path.display());
+            eprintln!(
+                "report: wrote {} and {} (make pdf compiles the LaTeX)",
+                path.display(),
+                path.with_extension("tex").display()
+            );
             Ok(())
         }
         Command::Verify { out, fail_on } => {

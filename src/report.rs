@@ -1,5 +1,8 @@
-//! The report: a minijinja template (`templates/report.md.j2`) rendered with every
-//! experiment's figure, table, protocol, provenance and claim checks.
+//! The report: two minijinja templates, `templates/report.md.j2` (Markdown) and
+//! `templates/report.tex.j2` (LaTeX, with LaTeX-friendly delimiters `\VAR{…}`, `\BLOCK{…}`,
+//! `\#{…}`), rendered from the same view of every experiment's figure, table, protocol,
+//! provenance and claim checks. In the LaTeX template every value is escaped by the formatter
+//! ([`latex_inline`]) unless it is marked `safe`, so no value can break the document.
 
 use crate::experiments;
 use crate::fsutil::write_atomic;
@@ -12,6 +15,50 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 const MD_TEMPLATE: &str = include_str!("../templates/report.md.j2");
+const TEX_TEMPLATE: &str = include_str!("../templates/report.tex.j2");
+
+/// Choices where the paper is silent, shown in both reports: (title, text with Markdown
+/// inline code and bold).
+const CHOICES: &[(&str, &str)] = &[
+    (
+        "Data.",
+        "The embedded real MNIST subset (500 images per digit, classes interleaved, so the \
+         first n images hold n/10 of each digit), not the first n images of the official \
+         training set. Pixels in [0, 1], subsampled as `img[::f, ::f]`.",
+    ),
+    (
+        "Whitening of rank-deficient data.",
+        "Strided MNIST is rank-deficient (the image border is blank: with f = 4 only about \
+         34–36 of the 49 pixels ever vary). Whitening replaces the data by `U Vᵀ` from the thin \
+         SVD of `Xᵀ` as the authors' code does; the singular vectors of the zero singular \
+         values, an orthonormal completion, fill the missing directions, so `X Xᵀ = I` holds \
+         exactly (checked). For linear networks `G_O` depends on the data only through Σ, so \
+         how the completion is chosen cannot change κ. Each CSV row records the raw data's rank \
+         (`data_rank`).",
+    ),
+    (
+        "κ(Σ) of raw data",
+        "is taken over the nonzero eigenvalues of Σ; the bounds stay valid with it because \
+         `G_O` vanishes on `null(Σ) ⊗ R^k`.",
+    ),
+    (
+        "Initialisation.",
+        "Kaiming normal, fan-in, gain 1 (variance 1/fan_in), entries drawn row by row from a \
+         ChaCha20 stream per point (seeded by a hash of master seed, experiment, parameters \
+         and replicate).",
+    ),
+    (
+        "Undefined bounds",
+        "are written as ∞ (`inf` in the CSVs): B-convex and B-loose when a width is below \
+         max(d, k), B-kaiming where √m ≤ √d + t or √m ≤ √k + t, B-relu unless α > 0 and \
+         n ≤ d, or m ≥ n.",
+    ),
+    (
+        "Grids",
+        "marked \"(ours)\" in the profile files are our choice where the paper's could not be \
+         recovered.",
+    ),
+];
 
 /// A number with four significant digits (`∞` for infinity), as tables show it.
 pub fn sig(x: f64) -> String {
@@ -78,13 +125,74 @@ pub fn latex_escape(text: &str) -> String {
             '–' => Some("--"),
             '√' => Some(r"$\surd$"),
             '⁺' => Some(r"$^{+}$"),
+            'ρ' => Some(r"$\rho$"),
+            'γ' => Some(r"$\gamma$"),
+            'ε' => Some(r"$\varepsilon$"),
+            'μ' => Some(r"$\mu$"),
+            'θ' => Some(r"$\theta$"),
+            '…' => Some(r"\ldots{}"),
+            'ᵀ' => Some(r"$^{\top}$"),
+            '§' => Some(r"\S{}"),
+            '⊗' => Some(r"$\otimes$"),
+            '∘' => Some(r"$\circ$"),
+            '⋯' => Some(r"$\cdots$"),
+            '≈' => Some(r"$\approx$"),
+            '≠' => Some(r"$\neq$"),
+            '∈' => Some(r"$\in$"),
+            '∝' => Some(r"$\propto$"),
+            '≻' => Some(r"$\succ$"),
+            '½' => Some(r"$\frac{1}{2}$"),
+            '²' => Some(r"$^{2}$"),
+            '³' => Some(r"$^{3}$"),
+            '⁻' => Some(r"$^{-}$"),
+            '¹' => Some(r"$^{1}$"),
+            '₀' => Some(r"$_{0}$"),
+            '₁' => Some(r"$_{1}$"),
+            '₂' => Some(r"$_{2}$"),
+            '“' | '”' => Some("\""),
+            '‘' | '’' => Some("'"),
+            '<' => Some(r"\textless{}"),
+            '>' => Some(r"\textgreater{}"),
+            '|' => Some(r"\textbar{}"),
+            '`' => Some(r"\textasciigrave{}"),
             _ => None,
         };
         match rep {
             Some(r) => out.push_str(r),
+            // a visible marker instead of a character pdflatex cannot typeset
+            None if !c.is_ascii() => out.push_str(&format!("[U+{:04X}]", c as u32)),
             None => out.push(c),
         }
     }
+    out
+}
+
+/// Markdown inline markup to LaTeX: `` `code` `` becomes `\texttt{…}`, `**bold**` becomes
+/// `\textbf{…}`, and every character is escaped with [`latex_escape`]. An unpaired marker is
+/// kept as a literal character.
+pub fn latex_inline(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let tick = rest.find('`');
+        let bold = rest.find("**");
+        let (start, marker, cmd) = match (tick, bold) {
+            (Some(t), Some(b)) if b < t => (b, "**", "textbf"),
+            (Some(t), _) => (t, "`", "texttt"),
+            (None, Some(b)) => (b, "**", "textbf"),
+            (None, None) => break,
+        };
+        let after = &rest[start + marker.len()..];
+        match after.find(marker) {
+            Some(end) => {
+                out.push_str(&latex_escape(&rest[..start]));
+                out.push_str(&format!("\\{cmd}{{{}}}", latex_escape(&after[..end])));
+                rest = &after[end + marker.len()..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(&latex_escape(rest));
     out
 }
 
@@ -121,6 +229,8 @@ struct ExperimentView {
     svg: String,
     png: String,
     csv: String,
+    /// The summary table as LaTeX (already escaped).
+    summary_tex: String,
     profile: String,
     profile_source: String,
     master_seed: u64,
@@ -136,6 +246,7 @@ struct ExperimentView {
 #[derive(Serialize)]
 struct ReportView {
     version: String,
+    choices: Vec<(&'static str, &'static str)>,
     commit: String,
     rustc: String,
     experiments: Vec<ExperimentView>,
@@ -185,6 +296,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
             svg: format!("../{}", experiments::svg_path(exp.id())),
             png: format!("../{}", experiments::png_path(exp.id())),
             csv: format!("../{}", experiments::csv_path(exp.id())),
+            summary_tex: String::new(),
             profile: entry.profile.clone(),
             profile_source: entry.profile_source.clone(),
             master_seed: entry.master_seed,
@@ -203,31 +315,90 @@ pub fn render(out: &Path) -> Result<PathBuf> {
         .flat_map(|v| &v.claims)
         .filter(|c| !c.pass)
         .count();
+    for v in &mut views {
+        v.summary_tex = latex_table(&v.summary);
+    }
     let view = ReportView {
         version: VERSION.into(),
+        choices: CHOICES.to_vec(),
         commit: git_commit(),
         rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         experiments: views,
         claims_total,
         claims_failed,
     };
+    let md = render_markdown(&view)?;
+    let tex = render_latex(&view)?;
+    for v in &view.experiments {
+        write_atomic(
+            &out.join(format!("report/tables/{}.tex", v.id)),
+            v.summary_tex.as_bytes(),
+        )?;
+    }
+    write_atomic(&out.join("report/report.tex"), tex.as_bytes())?;
+    let path = out.join("report/report.md");
+    write_atomic(&path, md.as_bytes())?;
+    Ok(path)
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> Error {
+    Error::Numerics(format!("templates/{name}: {e:#}"))
+}
+
+fn render_markdown(view: &ReportView) -> Result<String> {
     let mut env = Environment::new();
     env.add_filter("sig", sig);
     env.add_filter("cell", |s: String| s.replace('|', "\\|"));
-    env.add_template("report.md", MD_TEMPLATE)
-        .map_err(|e| Error::Numerics(format!("templates/report.md.j2: {e}")))?;
-    let text = env
-        .get_template("report.md")
-        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&view))))
-        .map_err(|e| Error::Numerics(format!("rendering templates/report.md.j2: {e}")))?;
-    for v in &view.experiments {
-        let tex = latex_table(&v.summary);
-        write_atomic(
-            &out.join(format!("report/tables/{}.tex", v.id)),
-            tex.as_bytes(),
-        )?;
-    }
-    let path = out.join("report/report.md");
-    write_atomic(&path, text.as_bytes())?;
-    Ok(path)
+    env.add_template("report.md.j2", MD_TEMPLATE)
+        .map_err(|e| template_error("report.md.j2", e))?;
+    env.get_template("report.md.j2")
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(view))))
+        .map_err(|e| template_error("report.md.j2", e))
+}
+
+/// The LaTeX environment: delimiters that cannot clash with TeX's braces, and a formatter
+/// that escapes every value not marked `safe`.
+fn latex_environment() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .block_delimiters("\\BLOCK{", "}")
+        .variable_delimiters("\\VAR{", "}")
+        .comment_delimiters("\\#{", "}")
+        .build()
+        .map_err(|e| template_error("report.tex.j2", e))?;
+    env.set_syntax(syntax);
+    env.add_filter("lines", |s: String| {
+        s.lines().map(String::from).collect::<Vec<_>>()
+    });
+    env.set_formatter(|out, _state, value| {
+        let text = if value.is_safe() {
+            value.to_string()
+        } else if value.is_none() || value.is_undefined() {
+            String::new()
+        } else {
+            latex_inline(&value.to_string())
+        };
+        out.write_str(&text)
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write"))
+    });
+    Ok(env)
+}
+
+/// Render a LaTeX template with the report's escaping rules (used by the report and tests).
+pub fn render_latex_template(template: &str, ctx: minijinja::Value) -> Result<String> {
+    let mut env = latex_environment()?;
+    env.add_template_owned("t.tex.j2", template.to_string())
+        .map_err(|e| template_error("t.tex.j2", e))?;
+    env.get_template("t.tex.j2")
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| template_error("t.tex.j2", e))
+}
+
+fn render_latex(view: &ReportView) -> Result<String> {
+    let mut env = latex_environment()?;
+    env.add_template("report.tex.j2", TEX_TEMPLATE)
+        .map_err(|e| template_error("report.tex.j2", e))?;
+    env.get_template("report.tex.j2")
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(view))))
+        .map_err(|e| template_error("report.tex.j2", e))
 }

@@ -1,7 +1,14 @@
 //! Report helpers: number formatting and LaTeX escaping of any value.
 
+mod common;
+use common::copy_dir;
+
 use gncond::experiments::SummaryTable;
-use gncond::report::{latex_escape, latex_table, sig, sig_digits};
+use gncond::report::{
+    latex_escape, latex_inline, latex_table, render, render_latex_template, sig, sig_digits,
+};
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn numbers_are_formatted_with_significant_digits() {
@@ -40,4 +47,94 @@ fn latex_specials_cannot_break_the_document() {
     assert!(tex.contains(r"5 \# 6 & $\infty$ \\"), "{tex}");
     assert!(tex.starts_with(r"% 100\% of m\_1 \& co"), "{tex}");
     assert!(tex.contains(r"\begin{tabular}{ll}") && tex.trim_end().ends_with(r"\end{tabular}"));
+}
+
+/// A value full of LaTeX specials, Markdown markup and Unicode.
+const NASTY: &str = r"50% of a_b & c#d costs $5 {x} \relax ^ ~ `code_x` **bold** κ ± ∞ ↯";
+
+#[test]
+fn template_values_are_escaped_unless_marked_safe() {
+    let ctx = minijinja::context! { v => NASTY, raw => r"\textit{ok}" };
+    let tex = render_latex_template(r"[\VAR{v}] [\VAR{raw | safe}] [\VAR{raw}]", ctx).unwrap();
+    let want_v = latex_inline(NASTY);
+    assert!(tex.starts_with(&format!("[{want_v}]")), "{tex}");
+    for piece in [
+        r"50\% of a\_b \& c\#d costs \$5 \{x\} \textbackslash{}relax \^{} \textasciitilde{}",
+        r"\texttt{code\_x}",
+        r"\textbf{bold}",
+        r"$\kappa$ $\pm$ $\infty$",
+        "[U+21AF]",
+    ] {
+        assert!(want_v.contains(piece), "missing {piece:?} in {want_v}");
+    }
+    // safe passes through; the same value unmarked is escaped
+    assert!(tex.contains(r"[\textit{ok}]"), "{tex}");
+    assert!(tex.contains(r"[\textbackslash{}textit\{ok\}]"), "{tex}");
+    // unpaired markers stay literal characters
+    assert_eq!(latex_inline("a `b"), r"a \textasciigrave{}b");
+    assert_eq!(latex_inline("2**3"), "2**3");
+}
+
+fn pdflatex() -> bool {
+    Command::new("pdflatex").arg("--version").output().is_ok()
+}
+
+#[test]
+fn a_document_with_nasty_values_compiles() {
+    if !pdflatex() {
+        eprintln!("pdflatex not found: compile step SKIPPED (the escaping itself is tested above)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let template = "\\documentclass{article}\\usepackage{amssymb}\\begin{document}\n\\section{\\VAR{v}}\n\\VAR{v}\n\\begin{tabular}{l}\\VAR{v} \\\\ \\end{tabular}\n\\end{document}\n";
+    let tex = render_latex_template(template, minijinja::context! { v => NASTY }).unwrap();
+    std::fs::write(dir.path().join("t.tex"), tex).unwrap();
+    let out = Command::new("pdflatex")
+        .args(["-interaction=nonstopmode", "-halt-on-error", "t.tex"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(dir.path().join("t.pdf").exists());
+}
+
+#[test]
+fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
+    // render the committed quick references' report into a scratch copy
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/figures");
+    copy_dir(&src, &dir.path().join("figures"));
+    render(dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    let tex = std::fs::read_to_string(dir.path().join("report/report.tex")).unwrap();
+    let manifest = std::fs::read_to_string(src.join("manifest.json")).unwrap();
+    let ids: Vec<&str> = ["depth-width", "residual", "cnn", "batchnorm"]
+        .into_iter()
+        .filter(|id| manifest.contains(&format!("\"{id}\"")))
+        .collect();
+    assert!(!ids.is_empty());
+    for id in ids {
+        assert!(
+            md.contains(&format!("](../figures/{id}.svg)")),
+            "{id} figure in md"
+        );
+        assert!(
+            tex.contains(&format!("{{../figures/{id}.png}}")),
+            "{id} figure in tex"
+        );
+        assert!(
+            tex.contains(&format!("\\label{{exp:{id}}}")),
+            "{id} section in tex"
+        );
+    }
+    assert!(tex.is_ascii(), "non-ASCII character left in report.tex");
+    assert!(
+        !tex.contains("[U+"),
+        "an unmapped Unicode character in report.tex"
+    );
+    assert!(tex.contains("\\end{document}"));
 }
