@@ -5,7 +5,7 @@ CARGO ?= cargo
 BIN   := target/debug/gncond
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run report verify quick golden test clean bench pdf latex-check
+.PHONY: all build run report verify quick golden test clean bench pdf latex-check data
 
 ## make: run the default profile, render the report, verify every claim
 all: run report verify
@@ -16,6 +16,12 @@ build:
 ## the default profile's results: figures/, figures/data/, figures/manifest.json
 run: build
 	$(BIN) run --profile default --jobs $(JOBS)
+
+## the official MNIST and CIFAR-10 into .gncond-data/ (or $GNCOND_DATA_DIR), checksums
+## verified; `make` then uses them (first n training images, as the authors did)
+data: build
+	$(BIN) data fetch all
+	$(BIN) data info
 
 ## report/report.md from the results in figures/
 report: build

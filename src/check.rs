@@ -179,6 +179,7 @@ pub fn check(
         out: scratch.clone(),
         jobs,
         cache_dir: None,
+        data_dir: crate::data::official::data_dir(None).0,
     })?;
     let diffs = compare(golden, &scratch)?;
     if diffs.is_empty() {

@@ -21,6 +21,9 @@ pub struct Profile {
     pub description: String,
     /// Master seed of every point's generator (see `seed`).
     pub master_seed: u64,
+    /// `auto` (official data when installed, else the embedded subset) or `embedded`.
+    #[serde(default)]
+    pub data: crate::data::DataPolicy,
     pub experiments: ExperimentsConfig,
     /// Where the profile came from (`profiles/quick.toml` or the path given); not in the file.
     #[serde(skip)]
@@ -255,23 +258,29 @@ impl Profile {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        // the embedded subset bounds n, unless official data (60000 MNIST, 50000 CIFAR-10
+        // training images) may be used; then a too-large n is reported when the data is loaded
+        let max_n = match self.data {
+            data::DataPolicy::Embedded => EMBEDDED_MNIST_LEN,
+            data::DataPolicy::Auto => 60_000,
+        };
         if let Some(c) = &self.experiments.depth_width {
             let at = "experiments.depth-width";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "depths", &c.depths)?;
             positive_list(at, "widths", &c.widths)?;
             at_least_one(at, "seeds", c.seeds)?;
         }
         if let Some(c) = &self.experiments.width_scaling {
             let at = "experiments.width-scaling";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "depths", &c.depths)?;
             positive_list(at, "multipliers", &c.multipliers)?;
             at_least_one(at, "seeds", c.seeds)?;
         }
         if let Some(c) = &self.experiments.tight_vs_loose {
             let at = "experiments.tight-vs-loose";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "widths", &c.widths)?;
             at_least_one(at, "seeds", c.seeds)?;
         }
@@ -287,7 +296,7 @@ impl Profile {
         }
         if let Some(c) = &self.experiments.residual {
             let at = "experiments.residual";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             at_least_one(at, "width", c.width)?;
             positive_list(at, "depths", &c.depths)?;
             if c.betas.is_empty() {
@@ -312,7 +321,7 @@ impl Profile {
         }
         if let Some(c) = &self.experiments.cnn {
             let at = "experiments.cnn";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "filters", &c.filters)?;
             positive_list(at, "kernels", &c.kernels)?;
             at_least_one(at, "seeds", c.seeds)?;
@@ -328,7 +337,7 @@ impl Profile {
         }
         if let Some(c) = &self.experiments.relu {
             let at = "experiments.relu";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "widths", &c.widths)?;
             at_least_one(at, "seeds", c.seeds)?;
             if c.alphas.is_empty() || c.alphas.iter().any(|a| !(0.0..=1.0).contains(a)) {
@@ -337,13 +346,13 @@ impl Profile {
         }
         if let Some(c) = &self.experiments.batchnorm {
             let at = "experiments.batchnorm";
-            validate_data(at, c.n, c.downsample, c.whiten)?;
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
             positive_list(at, "widths", &c.widths)?;
             at_least_one(at, "seeds", c.seeds)?;
         }
         if let Some(c) = &self.experiments.whitening {
             let at = "experiments.whitening";
-            validate_data(at, c.n, c.downsample, true)?;
+            validate_data(max_n, at, c.n, c.downsample, true)?;
             at_least_one(at, "width", c.width)?;
             positive_list(at, "depths", &c.depths)?;
             at_least_one(at, "seeds", c.seeds)?;
@@ -372,13 +381,24 @@ fn positive_list(at: &str, key: &str, values: &[usize]) -> std::result::Result<(
     Ok(())
 }
 
-fn validate_data(at: &str, n: usize, f: usize, whiten: bool) -> std::result::Result<(), String> {
+fn validate_data(
+    max_n: usize,
+    at: &str,
+    n: usize,
+    f: usize,
+    whiten: bool,
+) -> std::result::Result<(), String> {
     if !(1..=28).contains(&f) {
         return Err(format!("{at}.downsample: {f} is impossible, use 1 to 28"));
     }
-    if n == 0 || n > EMBEDDED_MNIST_LEN {
+    if n == 0 || n > max_n {
+        let what = if max_n == EMBEDDED_MNIST_LEN {
+            "the embedded MNIST subset; data = \"auto\" allows official data"
+        } else {
+            "the official MNIST training set"
+        };
         return Err(format!(
-            "{at}.n: {n} is impossible, use 1 to {EMBEDDED_MNIST_LEN} (the embedded MNIST subset)"
+            "{at}.n: {n} is impossible, use 1 to {max_n} ({what})"
         ));
     }
     let d = data::downsampled_dim(28, f);

@@ -24,6 +24,7 @@ pub mod plot;
 pub mod report;
 pub mod seed;
 pub mod table;
+pub mod train;
 pub mod verify;
 
 pub use error::{Error, Result};

@@ -3,17 +3,55 @@
 
 use clap::{Parser, Subcommand};
 use gncond::config::Profile;
+use gncond::data::official;
 use gncond::{check, experiments, pipeline, report, verify, Error};
 use std::path::PathBuf;
 
 /// Reproduce the figures and tables of "Theoretical characterisation of the Gauss-Newton
 /// conditioning in Neural Networks" (Zhao, Singh, Lucchi, NeurIPS 2024), exactly and
-/// deterministically, offline, on embedded real MNIST data.
+/// deterministically: offline on embedded real MNIST data, or on the official MNIST and
+/// CIFAR-10 after `gncond data fetch`.
 #[derive(Parser)]
 #[command(name = "gncond", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum DataAction {
+    /// Download, verify (MD5) and unpack into DIR/mnist or DIR/cifar10, atomically: a
+    /// truncated or altered download is refused and nothing is left behind. An installed
+    /// dataset is not downloaded again.
+    Fetch {
+        /// mnist, cifar10 or all.
+        #[arg(value_enum, default_value = "all")]
+        dataset: FetchWhat,
+        /// Data folder (else $GNCOND_DATA_DIR, else .gncond-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Base URL of a mirror holding the same files (checksums are still the published
+        /// ones), e.g. a local copy: http://host/path.
+        #[arg(long)]
+        mirror: Option<String>,
+    },
+    /// Which datasets are installed, where, their checksums, and which data each experiment
+    /// of a profile will use.
+    Info {
+        /// Data folder (else $GNCOND_DATA_DIR, else .gncond-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Profile whose data policy applies.
+        #[arg(long, default_value = "default")]
+        profile: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FetchWhat {
+    Mnist,
+    Cifar10,
+    All,
 }
 
 #[derive(Subcommand)]
@@ -48,6 +86,16 @@ enum Command {
         /// Recompute every point and leave the cache alone.
         #[arg(long)]
         no_cache: bool,
+        /// Folder of official datasets from `gncond data fetch` (else $GNCOND_DATA_DIR, else
+        /// .gncond-data). Used when present unless the profile says `data = "embedded"`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Official datasets: fetch MNIST and CIFAR-10 (published checksums verified), or show
+    /// what is installed and which data each experiment will use.
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
     },
     /// Render OUT/report/report.md and report.tex (LaTeX; `make pdf` compiles it) from the results in OUT (figures, tables, claims, provenance).
     Report {
@@ -171,13 +219,66 @@ fn dispatch(command: Command) -> Result<(), Error> {
             out,
             cache_dir,
             no_cache,
+            data_dir,
         } => pipeline::run(&pipeline::RunOptions {
             ids,
             profile: Profile::load(&profile)?,
             out,
             jobs,
             cache_dir: (!no_cache).then_some(cache_dir),
+            data_dir: official::data_dir(data_dir.as_deref()).0,
         }),
+        Command::Data {
+            action:
+                DataAction::Fetch {
+                    dataset,
+                    data_dir,
+                    mirror,
+                },
+        } => {
+            let (dir, _) = official::data_dir(data_dir.as_deref());
+            let sets = match dataset {
+                FetchWhat::Mnist => vec![official::Dataset::Mnist],
+                FetchWhat::Cifar10 => vec![official::Dataset::Cifar10],
+                FetchWhat::All => vec![official::Dataset::Mnist, official::Dataset::Cifar10],
+            };
+            for ds in sets {
+                if official::is_installed(&dir, ds) {
+                    eprintln!(
+                        "data: {} already installed in {}",
+                        ds.name(),
+                        dir.join(ds.name()).display()
+                    );
+                    continue;
+                }
+                let mut catalog = official::Catalog::official(ds);
+                if let Some(m) = &mirror {
+                    catalog = catalog.with_mirror(m);
+                }
+                let folder = official::fetch(&catalog, &dir, true)?;
+                eprintln!(
+                    "data: {} verified and installed in {}",
+                    ds.name(),
+                    folder.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Data {
+            action: DataAction::Info { data_dir, profile },
+        } => {
+            let profile = Profile::load(&profile)?;
+            let exps: Vec<(&str, official::Want)> = experiments::registry()
+                .into_iter()
+                .filter(|e| e.config_json(&profile).is_some() && e.reads_data())
+                .map(|e| (e.id(), e.wants()))
+                .collect();
+            print!(
+                "{}",
+                official::info(data_dir.as_deref(), profile.data, &exps)?
+            );
+            Ok(())
+        }
         Command::Report { out } => {
             let path = report::render(&out)?;
             eprintln!(

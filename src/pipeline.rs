@@ -6,7 +6,7 @@
 //! SVG bytes do not depend on `--jobs`.
 
 use crate::config::Profile;
-use crate::data::{self, DataSource, Images};
+use crate::data::{DataConfig, DataPolicy, DataSource, Images, Want};
 use crate::experiments::{self, Experiment};
 use crate::fsutil::{ensure_writable_dir, sha256_hex, write_atomic};
 use crate::seed::{self, PointRng};
@@ -102,7 +102,9 @@ pub struct RunContext {
     pub master_seed: u64,
     cache: Option<Cache>,
     pool: rayon::ThreadPool,
-    images: OnceLock<Images>,
+    data: DataConfig,
+    mnist: OnceLock<Images>,
+    cifar: OnceLock<Images>,
     stats: Mutex<RunStats>,
     /// The data set the last `compute_points` ran on, for the manifest.
     source: Mutex<Option<DataSource>>,
@@ -110,8 +112,13 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// A context with `jobs` worker threads and an optional cache.
-    pub fn new(master_seed: u64, jobs: usize, cache: Option<Cache>) -> Result<RunContext> {
+    /// A context with `jobs` worker threads, an optional cache, and the data to use.
+    pub fn new(
+        master_seed: u64,
+        jobs: usize,
+        cache: Option<Cache>,
+        data: DataConfig,
+    ) -> Result<RunContext> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
@@ -120,20 +127,40 @@ impl RunContext {
             master_seed,
             cache,
             pool,
-            images: OnceLock::new(),
+            data,
+            mnist: OnceLock::new(),
+            cifar: OnceLock::new(),
             stats: Mutex::new(RunStats::default()),
             source: Mutex::new(None),
             jobs,
         })
     }
 
-    /// The MNIST images (the embedded, checksum-verified subset), loaded once.
-    pub fn images(&self) -> Result<&Images> {
-        if let Some(img) = self.images.get() {
+    /// The images for an experiment the paper ran on `want`, chosen by the run's data policy
+    /// (official data when installed, else the embedded subset; see `data::official`), loaded
+    /// once per run.
+    pub fn data(&self, want: Want) -> Result<&Images> {
+        let lock = match (want, self.data.resolved_id(want)) {
+            (Want::Cifar10, "cifar10-official") => &self.cifar,
+            _ => &self.mnist,
+        };
+        if let Some(img) = lock.get() {
             return Ok(img);
         }
-        let img = data::load_embedded_mnist()?;
-        Ok(self.images.get_or_init(|| img))
+        let img = self.data.resolve(want)?;
+        let hint = if img.source.id == "mnist5k-embedded" && self.data.policy == DataPolicy::Auto {
+            format!(
+                " (no official data in {}; `gncond data fetch` installs it)",
+                self.data.dir.display()
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "data: using {}: {}{hint}",
+            img.source.id, img.source.description
+        );
+        Ok(lock.get_or_init(|| img))
     }
 
     /// Compute every point of experiment `id` on data `data_source`, in parallel, through the
@@ -329,6 +356,9 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub jobs: usize,
     pub cache_dir: Option<PathBuf>,
+    /// The data folder (official datasets, when installed); the profile's `data` policy says
+    /// whether they may be used.
+    pub data_dir: PathBuf,
 }
 
 /// Resolve experiment ids against the registry and the profile.
@@ -377,7 +407,11 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         ensure_writable_dir(dir)?;
     }
     let cache = opts.cache_dir.clone().map(Cache::new);
-    let ctx = RunContext::new(opts.profile.master_seed, opts.jobs, cache)?;
+    let data = DataConfig {
+        dir: opts.data_dir.clone(),
+        policy: opts.profile.data,
+    };
+    let ctx = RunContext::new(opts.profile.master_seed, opts.jobs, cache, data)?;
     let mut manifest = Manifest::load_or_default(&opts.out);
     manifest.gncond_version = VERSION.to_string();
     let mut timings = load_timings(&opts.out);

@@ -22,9 +22,13 @@ const TEX_TEMPLATE: &str = include_str!("../templates/report.tex.j2");
 const CHOICES: &[(&str, &str)] = &[
     (
         "Data.",
-        "The embedded real MNIST subset (500 images per digit, classes interleaved, so the \
-         first n images hold n/10 of each digit), not the first n images of the official \
-         training set. Pixels in [0, 1], subsampled as `img[::f, ::f]`.",
+        "When `gncond data fetch` has installed the official MNIST or CIFAR-10 and the \
+         profile's data policy is `auto`, experiments take the first n training images, as the \
+         authors did (CIFAR-10 for the experiments the paper ran on it, grayscale = mean of the \
+         three channels where the paper used grayscale). Otherwise they use the embedded real \
+         MNIST subset (500 images per digit, classes interleaved, so the first n images hold \
+         n/10 of each digit). Each section names the data it used and its checksum. Pixels in \
+         [0, 1], subsampled as `img[::f, ::f]` per channel.",
     ),
     (
         "Whitening of rank-deficient data.",

@@ -73,6 +73,7 @@ fn tiny_images() -> Images {
         .flat_map(|i| (0..16u8).map(move |p| 16 * i + p))
         .collect();
     Images {
+        channels: 1,
         rows: 4,
         cols: 4,
         pixels,

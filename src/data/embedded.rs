@@ -65,6 +65,7 @@ fn decode(images: &[u8], labels: &[u8]) -> Result<Images> {
         )));
     }
     Ok(Images {
+        channels: 1,
         rows: 28,
         cols: 28,
         pixels: img.data,

@@ -1,20 +1,26 @@
 //! Real data: the embedded MNIST subset, the IDX reader, and the preprocessing of PAPER.md §3.
 
+pub mod cifar;
 pub mod embedded;
 pub mod idx;
 pub mod moment;
+pub mod official;
 pub mod preprocess;
 
 pub use embedded::{load_embedded_mnist, EMBEDDED_MNIST_LEN};
 pub use moment::SecondMoment;
-pub use preprocess::{design_matrix, downsampled_dim, whiten};
+pub use official::{DataConfig, DataPolicy, Want};
+pub use preprocess::{design_matrix, design_matrix_gray, downsampled_dim, whiten};
 
-/// A set of labelled grayscale images, row-major pixels in 0..=255.
+/// A set of labelled images, pixels in 0..=255, each image channel after channel (CHW), each
+/// channel row-major.
 #[derive(Debug, Clone)]
 pub struct Images {
+    /// 1 for grayscale (MNIST), 3 for colour (CIFAR-10: red, green, blue).
+    pub channels: usize,
     pub rows: usize,
     pub cols: usize,
-    /// `len × rows × cols` bytes, image after image.
+    /// `len × channels × rows × cols` bytes, image after image.
     pub pixels: Vec<u8>,
     pub labels: Vec<u8>,
     /// Where the images came from, for captions and the report.
@@ -32,9 +38,9 @@ impl Images {
         self.labels.is_empty()
     }
 
-    /// The pixels of image `i`.
+    /// The pixels of image `i` (all channels).
     pub fn image(&self, i: usize) -> &[u8] {
-        let size = self.rows * self.cols;
+        let size = self.channels * self.rows * self.cols;
         &self.pixels[i * size..(i + 1) * size]
     }
 }

@@ -12,11 +12,23 @@ pub fn downsampled_dim(side: usize, f: usize) -> usize {
 }
 
 /// The data matrix `X ∈ R^{d×n}` (one column per sample) of the first `n` images, each
-/// subsampled as `img[::f, ::f]` and scaled to [0, 1].
+/// channel subsampled as `img[::f, ::f]` and scaled to [0, 1]; d = channels · ⌈rows/f⌉ ·
+/// ⌈cols/f⌉ in channel-major (CHW) order, as PyTorch flattens a C×H×W tensor.
 pub fn design_matrix(images: &Images, n: usize, f: usize) -> Result<DMatrix<f64>> {
+    matrix(images, n, f, false)
+}
+
+/// As [`design_matrix`] on the grayscale images: each pixel is the mean of its channels,
+/// `(R + G + B) / (3 · 255)` for colour images (PAPER.md §3); unchanged for grayscale ones.
+pub fn design_matrix_gray(images: &Images, n: usize, f: usize) -> Result<DMatrix<f64>> {
+    matrix(images, n, f, true)
+}
+
+fn matrix(images: &Images, n: usize, f: usize, gray: bool) -> Result<DMatrix<f64>> {
     if n == 0 || n > images.len() {
         return Err(Error::Input(format!(
-            "n = {n} samples requested, the data set has {}",
+            "n = {n} samples requested, the data set ({}) has {}",
+            images.source.id,
             images.len()
         )));
     }
@@ -27,15 +39,26 @@ pub fn design_matrix(images: &Images, n: usize, f: usize) -> Result<DMatrix<f64>
     }
     let rows: Vec<usize> = (0..images.rows).step_by(f).collect();
     let cols: Vec<usize> = (0..images.cols).step_by(f).collect();
-    let d = rows.len() * cols.len();
+    let plane = images.rows * images.cols;
+    let c = images.channels;
+    let out_channels = if gray { 1 } else { c };
+    let d = out_channels * rows.len() * cols.len();
     let mut x = DMatrix::zeros(d, n);
     for i in 0..n {
         let img = images.image(i);
         let mut r = 0;
-        for &a in &rows {
-            for &b in &cols {
-                x[(r, i)] = f64::from(img[a * images.cols + b]) / 255.0;
-                r += 1;
+        for ch in 0..out_channels {
+            for &a in &rows {
+                for &b in &cols {
+                    let at = a * images.cols + b;
+                    x[(r, i)] = if gray {
+                        let sum: f64 = (0..c).map(|k| f64::from(img[k * plane + at])).sum();
+                        sum / (c as f64 * 255.0)
+                    } else {
+                        f64::from(img[ch * plane + at]) / 255.0
+                    };
+                    r += 1;
+                }
             }
         }
     }

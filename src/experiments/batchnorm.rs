@@ -23,6 +23,10 @@ fn config(profile: &Profile) -> Option<&BatchNormConfig> {
 }
 
 impl Experiment for BatchNorm {
+    fn wants(&self) -> crate::data::Want {
+        crate::data::Want::Cifar10
+    }
+
     fn id(&self) -> &'static str {
         "batchnorm"
     }
@@ -41,8 +45,10 @@ impl Experiment for BatchNorm {
          across the batch, so its Gauss-Newton matrix is built from the Jacobian of the whole \
          batch (in W₁, γ, β and W₂), and the smaller of `JᵀJ/n` and `JJᵀ/n` is eigensolved; \
          the plain network `W₂W₁` with the same weights goes through the Kronecker route. The \
-         paper uses 8×8 grayscale CIFAR-10 (d = 64); CIFAR-10 is not available offline, so this \
-         runs on the embedded MNIST subset (d = 49), not whitened, as the paper."
+         paper uses 8×8 grayscale CIFAR-10 (d = 64, grayscale = mean of the three channels); we \
+         use the first n official CIFAR-10 training images that way when they are installed \
+         (`gncond data fetch cifar10`), and otherwise MNIST (d = 49); not whitened, as the \
+         paper. The figure title and the `data` column say which."
     }
 
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
@@ -83,14 +89,17 @@ impl Experiment for BatchNorm {
 
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
         let c = config(profile).expect("run only on configured experiments");
-        let images = ctx.images()?;
-        let (moment, data_rank) = common::prepare(images, c.n, c.downsample, c.whiten)?;
-        let x = crate::data::design_matrix(images, c.n, c.downsample)?;
+        let images = ctx.data(self.wants())?;
+        // grayscale (the mean of the channels) as the paper; MNIST is grayscale already
+        let raw = crate::data::design_matrix_gray(images, c.n, c.downsample)?;
+        let raw_rank = crate::data::SecondMoment::of(&raw)?.rank;
         let x = if c.whiten {
-            crate::data::whiten(&x)?.0
+            crate::data::whiten(&raw)?.0
         } else {
-            x
+            raw
         };
+        let moment = crate::data::SecondMoment::of(&x)?;
+        let data_rank = raw_rank;
         ctx.compute_points(
             self.id(),
             &self.points(profile),
@@ -141,10 +150,9 @@ impl Experiment for BatchNorm {
             .collect();
         let d = table::i64_col(df, "d")?.first().copied().unwrap_or(0);
         let n = table::i64_col(df, "n")?.first().copied().unwrap_or(0);
+        let data = common::data_label(df, self.wants(), true)?;
         Ok(Figure {
-            title: format!(
-                "Batch norm, one hidden layer, raw MNIST (CIFAR-10 absent): d = {d}, n = {n}, k = {K}"
-            ),
+            title: format!("Batch norm, one hidden layer, raw {data}: d = {d}, n = {n}, k = {K}"),
             panels: vec![Panel {
                 title: String::new(),
                 x_label: "hidden width m (log scale)".into(),

@@ -27,6 +27,23 @@ pub fn prepare(images: &Images, n: usize, f: usize, whiten: bool) -> Result<(Sec
     }
 }
 
+/// How a figure title names the data of a result table (its `data` column): the dataset, and
+/// for an experiment the paper ran on CIFAR-10, that CIFAR-10 was absent when MNIST stands in.
+pub fn data_label(df: &DataFrame, wants: data::Want, gray: bool) -> Result<String> {
+    let id = table::str_values(df, "data")?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    Ok(match (id.as_str(), wants) {
+        ("cifar10-official", _) if gray => "CIFAR-10 grayscale (official)".into(),
+        ("cifar10-official", _) => "CIFAR-10 (official)".into(),
+        ("mnist-official", data::Want::Cifar10) => "MNIST (official; CIFAR-10 absent)".into(),
+        ("mnist-official", _) => "MNIST (official)".into(),
+        (_, data::Want::Cifar10) => "embedded MNIST (CIFAR-10 absent)".into(),
+        _ => "embedded MNIST".into(),
+    })
+}
+
 /// A point's parameter parsed as a number (the pipeline wrote it, so it parses).
 pub fn param<T: std::str::FromStr>(point: &Point, key: &str) -> T {
     let v = &point

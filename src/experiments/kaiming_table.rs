@@ -39,6 +39,10 @@ fn synthetic_source() -> DataSource {
 }
 
 impl Experiment for KaimingTable {
+    fn reads_data(&self) -> bool {
+        false
+    }
+
     fn id(&self) -> &'static str {
         "kaiming-table"
     }

@@ -38,6 +38,14 @@ pub trait Experiment: Sync {
     fn title(&self) -> &'static str;
     /// What the paper shows and how we compute it, for the report (Markdown).
     fn description(&self) -> &'static str;
+    /// The data the paper ran this experiment on (MNIST unless said otherwise).
+    fn wants(&self) -> crate::data::Want {
+        crate::data::Want::Mnist
+    }
+    /// False for experiments that read no data set (weights only, or Σ = I exactly).
+    fn reads_data(&self) -> bool {
+        true
+    }
     /// The profile's configuration of this experiment as JSON, or None if it does not run it.
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value>;
     /// The grid points the profile asks for (empty if it does not configure this experiment).

@@ -25,6 +25,10 @@ fn config(profile: &Profile) -> Option<&PartialProductsConfig> {
 }
 
 impl Experiment for PartialProducts {
+    fn reads_data(&self) -> bool {
+        false
+    }
+
     fn id(&self) -> &'static str {
         "partial-products"
     }

@@ -81,7 +81,7 @@ impl Experiment for Relu {
 
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
         let c = config(profile).expect("run only on configured experiments");
-        let images = ctx.images()?;
+        let images = ctx.data(self.wants())?;
         let x = crate::data::design_matrix(images, c.n, c.downsample)?;
         let (x, data_rank) = if c.whiten {
             crate::data::whiten(&x)?

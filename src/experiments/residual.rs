@@ -88,7 +88,7 @@ impl Experiment for Residual {
             .iter()
             .map(|b| Beta::parse(b).map_err(Error::Input))
             .collect::<Result<_>>()?;
-        let images = ctx.images()?;
+        let images = ctx.data(self.wants())?;
         let (moment, data_rank) = common::prepare(images, c.n, c.downsample, c.whiten)?;
         ctx.compute_points(
             self.id(),

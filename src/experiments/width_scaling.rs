@@ -90,7 +90,7 @@ impl Experiment for WidthScaling {
 
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
         let c = config(profile).expect("run only on configured experiments");
-        let images = ctx.images()?;
+        let images = ctx.data(self.wants())?;
         let (moment, data_rank) = common::prepare(images, c.n, c.downsample, c.whiten)?;
         ctx.compute_points(
             self.id(),
