@@ -52,6 +52,92 @@ pub struct ExperimentsConfig {
     pub cnn: Option<CnnConfig>,
     pub relu: Option<ReluConfig>,
     pub batchnorm: Option<BatchNormConfig>,
+    #[serde(rename = "training-dynamics")]
+    pub training_dynamics: Option<TrainingDynamicsConfig>,
+    #[serde(rename = "width-training")]
+    pub width_training: Option<WidthTrainingConfig>,
+    pub pruning: Option<PruningConfig>,
+    #[serde(rename = "spectrum-rank")]
+    pub spectrum_rank: Option<SpectrumRankConfig>,
+}
+
+/// Appendix: κ, B-convex and B-loose during SGD training of a deep linear network (MSE,
+/// Xavier-normal initialisation).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDynamicsConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    /// Hidden width m of every hidden layer.
+    pub width: usize,
+    /// Number of hidden layers h.
+    pub hidden: usize,
+    pub epochs: usize,
+    /// κ and the bounds every this many epochs (and at 0).
+    pub every: usize,
+    pub lr: f64,
+    pub batch: usize,
+    pub seeds: usize,
+}
+
+/// Appendix: training loss and κ versus epoch for one hidden layer of several widths, the
+/// learning rate of each width picked from `lrs` by a short search.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidthTrainingConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub widths: Vec<usize>,
+    pub epochs: usize,
+    /// Loss and κ every this many epochs (and at 0).
+    pub every: usize,
+    pub batch: usize,
+    /// Candidate learning rates; each width uses the one with the lowest loss after
+    /// `search_epochs` epochs from the same initialisation and minibatch order.
+    pub lrs: Vec<f64>,
+    pub search_epochs: usize,
+    pub seeds: usize,
+}
+
+/// Fig. 1: magnitude pruning at initialisation of a CIFAR-style ResNet, then SGD; training
+/// loss every epoch and κ of the Gauss-Newton matrix in the kept parameters at checkpoints.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruningConfig {
+    pub n: usize,
+    pub downsample: usize,
+    /// Stage widths w, 2w, 4w (16 for ResNet20); must be even.
+    pub base_width: usize,
+    /// Basic blocks per stage (3 for ResNet20).
+    pub blocks_per_stage: usize,
+    pub fractions: Vec<f64>,
+    pub epochs: usize,
+    /// Epochs at which κ is computed (0 = at initialisation, after pruning).
+    pub checkpoints: Vec<usize>,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub batch: usize,
+    pub seeds: usize,
+}
+
+/// Appendix: the ordered nonzero spectrum at initialisation and after training (the
+/// training-dynamics model), and κ as a function of the rank assumed around the numerical one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpectrumRankConfig {
+    pub n: usize,
+    pub downsample: usize,
+    pub whiten: bool,
+    pub width: usize,
+    pub hidden: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub batch: usize,
+    /// Assumed ranks from numerical rank − window to numerical rank + window.
+    pub window: usize,
 }
 
 /// Fig. 6: one hidden linear layer with and without batch norm, κ versus width.
@@ -350,6 +436,67 @@ impl Profile {
             positive_list(at, "widths", &c.widths)?;
             at_least_one(at, "seeds", c.seeds)?;
         }
+        if let Some(c) = &self.experiments.training_dynamics {
+            let at = "experiments.training-dynamics";
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
+            at_least_one(at, "width", c.width)?;
+            at_least_one(at, "hidden", c.hidden)?;
+            at_least_one(at, "every", c.every)?;
+            at_least_one(at, "batch", c.batch)?;
+            at_least_one(at, "seeds", c.seeds)?;
+            positive_rate(at, "lr", c.lr)?;
+        }
+        if let Some(c) = &self.experiments.width_training {
+            let at = "experiments.width-training";
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
+            positive_list(at, "widths", &c.widths)?;
+            at_least_one(at, "every", c.every)?;
+            at_least_one(at, "batch", c.batch)?;
+            at_least_one(at, "seeds", c.seeds)?;
+            if c.lrs.is_empty() {
+                return Err(format!("{at}.lrs: must not be empty"));
+            }
+            for &lr in &c.lrs {
+                positive_rate(at, "lrs", lr)?;
+            }
+        }
+        if let Some(c) = &self.experiments.pruning {
+            let at = "experiments.pruning";
+            validate_data(max_n, at, c.n, c.downsample, false)?;
+            if c.base_width < 2 || c.base_width % 2 == 1 {
+                return Err(format!(
+                    "{at}.base_width: {} is impossible, use an even width of at least 2",
+                    c.base_width
+                ));
+            }
+            at_least_one(at, "blocks_per_stage", c.blocks_per_stage)?;
+            at_least_one(at, "batch", c.batch)?;
+            at_least_one(at, "seeds", c.seeds)?;
+            positive_rate(at, "lr", c.lr)?;
+            if c.fractions.is_empty() || c.fractions.iter().any(|f| !(0.0..1.0).contains(f)) {
+                return Err(format!("{at}.fractions: give pruning fractions in [0, 1)"));
+            }
+            if c.checkpoints.is_empty() || c.checkpoints.iter().any(|&e| e > c.epochs) {
+                return Err(format!(
+                    "{at}.checkpoints: give epochs between 0 and epochs = {}",
+                    c.epochs
+                ));
+            }
+            if !(0.0..1.0).contains(&c.momentum) || c.weight_decay < 0.0 {
+                return Err(format!(
+                    "{at}: momentum must be in [0, 1) and weight_decay at least 0"
+                ));
+            }
+        }
+        if let Some(c) = &self.experiments.spectrum_rank {
+            let at = "experiments.spectrum-rank";
+            validate_data(max_n, at, c.n, c.downsample, c.whiten)?;
+            at_least_one(at, "width", c.width)?;
+            at_least_one(at, "hidden", c.hidden)?;
+            at_least_one(at, "batch", c.batch)?;
+            at_least_one(at, "window", c.window)?;
+            positive_rate(at, "lr", c.lr)?;
+        }
         if let Some(c) = &self.experiments.whitening {
             let at = "experiments.whitening";
             validate_data(max_n, at, c.n, c.downsample, true)?;
@@ -358,6 +505,16 @@ impl Profile {
             at_least_one(at, "seeds", c.seeds)?;
         }
         Ok(())
+    }
+}
+
+fn positive_rate(at: &str, key: &str, v: f64) -> std::result::Result<(), String> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{at}.{key}: {v} is impossible, a learning rate must be positive"
+        ))
     }
 }
 

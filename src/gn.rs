@@ -5,7 +5,7 @@
 
 use crate::data::SecondMoment;
 use crate::linalg::{self, Spectrum};
-use crate::nets::{BatchNormNet, BnMode, LinearCnn, PartialProducts, ResNet, TwoLayer};
+use crate::nets::{BatchNormNet, BnMode, BnStats, LinearCnn, PartialProducts, ResNet, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -82,6 +82,22 @@ pub fn kronecker_linear(pp: &PartialProducts, moment: &SecondMoment) -> Result<G
 /// Σ, `FᵀF = Σ`, so A_ℓ has the spectrum of `Σ^{1/2} P_inᵀ P_in Σ^{1/2}`) and
 /// `B_ℓ = P_out(ℓ) P_out(ℓ)ᵀ`. Cost O(L m (m + d) d + L m k²) + one (rk)×(rk) eigensolve.
 pub fn kronecker_linear_eig(pp: &PartialProducts, moment: &SecondMoment) -> Result<GnSpectrum> {
+    let eigs = kronecker_linear_eigenvalues(pp, moment)?;
+    let order = eigs.len();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&eigs, order),
+        order,
+        route: Route::Kronecker,
+        rank_theory: Some(linear_rank_theory(&dims_of(pp, moment), moment.rank)),
+    })
+}
+
+/// Every eigenvalue (ascending, zeros included) of the Kronecker form `Σ_ℓ A_ℓ ⊗ B_ℓ`, whose
+/// nonzero part is the nonzero spectrum of `G_O` (order r·k, r = rows of the factor of Σ).
+pub fn kronecker_linear_eigenvalues(
+    pp: &PartialProducts,
+    moment: &SecondMoment,
+) -> Result<Vec<f64>> {
     let r = moment.factor.nrows();
     let k = pp.p_out[0].nrows();
     let order = r * k;
@@ -102,13 +118,9 @@ pub fn kronecker_linear_eig(pp: &PartialProducts, moment: &SecondMoment) -> Resu
             }
         }
     }
-    let eigs = linalg::sym_eigenvalues(&kmat)?;
-    Ok(GnSpectrum {
-        spectrum: Spectrum::from_eigenvalues(&eigs, order),
-        order,
-        route: Route::Kronecker,
-        rank_theory: Some(linear_rank_theory(&dims_of(pp, moment), moment.rank)),
-    })
+    let mut eigs = linalg::sym_eigenvalues(&kmat)?;
+    eigs.sort_by(f64::total_cmp);
+    Ok(eigs)
 }
 
 fn dims_of(pp: &PartialProducts, moment: &SecondMoment) -> Vec<usize> {
@@ -219,6 +231,74 @@ pub fn resnet(net: &ResNet, x: &DMatrix<f64>, mode: BnMode) -> Result<GnSpectrum
         return jacobian_svd(&jac, x.ncols());
     }
     Ok(fast)
+}
+
+/// A ResNet with batch-norm statistics `stats` held fixed (a per-sample function), in the
+/// parameters `mask` keeps (all when None): the Gauss-Newton matrix of the kept parameters.
+/// Built from per-sample Jacobian blocks so that J is never held whole when it is larger than
+/// `max_bytes`: with p_kept ≤ nk, `JᵀJ = Σ_blocks J_aᵀ J_a` (one pass); otherwise the Gram
+/// `J Jᵀ` block by block, recomputing the blocks that do not fit (never the p×p matrix when
+/// p > nk). When J fits and κ passes 1e10, the singular values of J are used instead.
+pub fn resnet_frozen(
+    net: &ResNet,
+    x: &DMatrix<f64>,
+    stats: &[BnStats],
+    mask: Option<&[bool]>,
+    max_bytes: usize,
+) -> Result<GnSpectrum> {
+    let (n, k) = (x.ncols(), net.spec.classes);
+    let cols: Vec<usize> = (0..net.num_params())
+        .filter(|&j| mask.is_none_or(|m| m[j]))
+        .collect();
+    let p = cols.len();
+    let per_sample = (k * p * 8).max(1);
+    let block = (max_bytes / per_sample).clamp(1, n);
+    let jac_block = |start: usize, len: usize| -> DMatrix<f64> {
+        let full = net.jacobian_frozen(&x.columns(start, len).into_owned(), stats);
+        DMatrix::from_fn(full.nrows(), p, |r, c| full[(r, cols[c])])
+    };
+    let starts: Vec<usize> = (0..n).step_by(block).collect();
+    if starts.len() == 1 {
+        let jac = jac_block(0, n);
+        let fast = smaller_gram(&jac, n)?;
+        if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
+            return jacobian_svd(&jac, n);
+        }
+        return Ok(fast);
+    }
+    let (g, route) = if p <= n * k {
+        let mut g = DMatrix::zeros(p, p);
+        for &a in &starts {
+            let ja = jac_block(a, block.min(n - a));
+            g += ja.transpose() * &ja;
+        }
+        (g, Route::DenseJtJ)
+    } else {
+        let mut g = DMatrix::zeros(n * k, n * k);
+        for (ia, &a) in starts.iter().enumerate() {
+            let la = block.min(n - a);
+            let ja = jac_block(a, la);
+            g.view_mut((a * k, a * k), (la * k, la * k))
+                .copy_from(&(&ja * ja.transpose()));
+            for &b in &starts[ia + 1..] {
+                let lb = block.min(n - b);
+                let cross = &ja * jac_block(b, lb).transpose();
+                g.view_mut((a * k, b * k), (la * k, lb * k))
+                    .copy_from(&cross);
+                g.view_mut((b * k, a * k), (lb * k, la * k))
+                    .copy_from(&cross.transpose());
+            }
+        }
+        (g, Route::Gram)
+    };
+    let g = g / n as f64;
+    let order = g.nrows();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
+        order,
+        route,
+        rank_theory: None,
+    })
 }
 
 /// `JᵀJ / n` when p ≤ nk, else `J Jᵀ / n`: never the larger of the two.

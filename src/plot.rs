@@ -39,6 +39,8 @@ pub struct Series {
     /// set (for estimates that are orders of magnitude off).
     pub fit: bool,
     pub points: Vec<(f64, f64, f64)>,
+    /// Draw only large star markers (✱) at the points, no line (to single out points).
+    pub markers_only: bool,
 }
 
 /// One set of axes.
@@ -266,7 +268,16 @@ impl Panel {
                 continue;
             }
             let style = color.stroke_width(2);
-            let anno = if s.dashed {
+            let anno = if s.markers_only {
+                chart
+                    .draw_series(line.iter().map(|&p| {
+                        EmptyElement::at(p)
+                            + Cross::new((0, 0), 7, color.stroke_width(2))
+                            + PathElement::new(vec![(0, -9), (0, 9)], color.stroke_width(2))
+                            + PathElement::new(vec![(-9, 0), (9, 0)], color.stroke_width(2))
+                    }))
+                    .map_err(plot_err)?
+            } else if s.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(line.clone(), 8, 5, style))
                     .map_err(plot_err)?
@@ -278,11 +289,16 @@ impl Panel {
                     .draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))
                     .map_err(plot_err)?
             };
-            let dashed = s.dashed;
+            let (dashed, star) = (s.dashed, s.markers_only);
             anno.label(s.label.clone()).legend(move |(x, y)| {
                 let seg =
                     |a: i32, b: i32| PathElement::new(vec![(a, 0), (b, 0)], color.stroke_width(2));
-                if dashed {
+                if star {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(12, -6), (12, 6)], color.stroke_width(2))
+                        + seg(6, 18)
+                        + PathElement::new(vec![(8, -4), (16, 4)], color.stroke_width(2))
+                } else if dashed {
                     EmptyElement::at((x, y)) + seg(0, 6) + seg(9, 15) + seg(18, 24)
                 } else {
                     EmptyElement::at((x, y)) + seg(0, 24) + seg(0, 0) + seg(0, 0)

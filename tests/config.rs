@@ -67,8 +67,21 @@ fn impossible_values_are_named() {
     assert!(e.contains("seeds"), "{e}");
     let e = err(&GOOD.replace("downsample = 4", "downsample = 0"));
     assert!(e.contains("downsample"), "{e}");
-    let e = err(&GOOD.replace("n = 100", "n = 6000"));
-    assert!(e.contains("embedded"), "{e}");
+    // the embedded subset bounds n unless official data may be used
+    let embedded = GOOD.replace("master_seed = 1", "master_seed = 1\ndata = \"embedded\"");
+    let e = err(&embedded.replace("n = 100", "n = 6000"));
+    assert!(
+        e.contains("use 1 to 5000 (the embedded MNIST subset"),
+        "{e}"
+    );
+    assert!(Profile::parse(&GOOD.replace("n = 100", "n = 6000"), "auto.toml").is_ok());
+    let e = err(&GOOD.replace("n = 100", "n = 70000"));
+    assert!(
+        e.contains("use 1 to 60000 (the official MNIST training set)"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("master_seed = 1", "master_seed = 1\ndata = \"offline\""));
+    assert!(e.contains("data"), "{e}");
     let e = err(&GOOD.replace("depths = [1, 2]", "depths = []"));
     assert!(e.contains("depths"), "{e}");
 }

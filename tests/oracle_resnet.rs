@@ -222,3 +222,28 @@ fn spectrum_route_agrees_with_explicit_jtj_and_svd() {
         }
     }
 }
+
+#[test]
+fn blocked_masked_gram_equals_the_explicit_one() {
+    // J in blocks of a few samples (recomputed where they do not fit) must give the same
+    // spectrum as the whole masked Jacobian, in both orientations (p_kept > nk and ≤ nk)
+    let mut r = rng(60);
+    let net = tiny(1, 5, 1, 3, &mut r);
+    for (case, &(n, keep_every)) in [(5usize, 1usize), (7, 2), (90, 7)].iter().enumerate() {
+        let x = data(net.spec.input_dim(), n, &mut r);
+        let stats = net.batch_stats(&x);
+        let mask: Vec<bool> = (0..net.num_params()).map(|j| j % keep_every == 0).collect();
+        let kept: Vec<usize> = (0..net.num_params()).filter(|&j| mask[j]).collect();
+        let full = net.jacobian_frozen(&x, &stats);
+        let jac = DMatrix::from_fn(full.nrows(), kept.len(), |i, c| full[(i, kept[c])]);
+        let want = gn::jacobian_svd(&jac, n).unwrap().spectrum;
+        let bytes_per_sample = 3 * kept.len() * 8;
+        for budget in [usize::MAX, 2 * bytes_per_sample, bytes_per_sample] {
+            let got = gn::resnet_frozen(&net, &x, &stats, Some(&mask), budget).unwrap();
+            assert_eq!(got.order, (n * 3).min(kept.len()), "case {case}");
+            assert_eq!(got.spectrum.rank, want.rank, "case {case} budget {budget}");
+            let rel = (got.spectrum.kappa - want.kappa).abs() / want.kappa;
+            assert!(rel < 1e-9, "case {case} budget {budget}: relative {rel}");
+        }
+    }
+}

@@ -140,6 +140,7 @@ impl Experiment for BatchNorm {
             .into_iter()
             .enumerate()
             .map(|(i, (norm, c))| Series {
+                markers_only: false,
                 label: format!("κ(G_O), {norm}"),
                 color: i,
                 dashed: false,

@@ -165,6 +165,7 @@ impl Experiment for Cnn {
                 legend_lower: false,
                 series: vec![
                     Series {
+                        markers_only: false,
                         label: "κ, dense-Toeplitz surrogate (authors)".into(),
                         color: 0,
                         dashed: false,
@@ -173,6 +174,7 @@ impl Experiment for Cnn {
                         points: s,
                     },
                     Series {
+                        markers_only: false,
                         label: "B-convex of the surrogate".into(),
                         color: 0,
                         dashed: true,
@@ -181,6 +183,7 @@ impl Experiment for Cnn {
                         points: b,
                     },
                     Series {
+                        markers_only: false,
                         label: "κ, true GN in the filter parameters".into(),
                         color: 1,
                         dashed: false,

@@ -70,7 +70,8 @@ pub fn param_str<'a>(point: &'a Point, key: &str) -> &'a str {
 pub type Curve = Vec<(f64, f64, f64)>;
 
 /// Group rows by the text of column `group` (first-appearance order), then average column
-/// `value` over rows sharing the same `x`.
+/// `value` over rows sharing the same `x`. NaN marks "not computed at this row" (the κ
+/// columns of training rows between checkpoints) and is skipped.
 pub fn curves(df: &DataFrame, group: &str, x: &str, value: &str) -> Result<Vec<(String, Curve)>> {
     let groups = table::str_values(df, group)?;
     let xs = table::f64_col(df, x)?;
@@ -84,7 +85,9 @@ pub fn curves(df: &DataFrame, group: &str, x: &str, value: &str) -> Result<Vec<(
     Ok(order
         .into_iter()
         .map(|g| {
-            let idx: Vec<usize> = (0..groups.len()).filter(|&i| groups[i] == g).collect();
+            let idx: Vec<usize> = (0..groups.len())
+                .filter(|&i| groups[i] == g && !vs[i].is_nan())
+                .collect();
             let keys: Vec<u64> = idx.iter().map(|&i| xs[i].to_bits()).collect();
             let vals: Vec<f64> = idx.iter().map(|&i| vs[i]).collect();
             let mut curve: Curve = table::mean_std_by(&keys, &vals)

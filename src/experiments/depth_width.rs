@@ -115,6 +115,7 @@ impl Experiment for DepthWidth {
         let mut series = Vec::new();
         for (i, ((m, k), (_, b))) in kappa.into_iter().zip(bound).enumerate() {
             series.push(Series {
+                markers_only: false,
                 label: format!("κ, m = {m}"),
                 color: i,
                 dashed: false,
@@ -123,6 +124,7 @@ impl Experiment for DepthWidth {
                 points: k,
             });
             series.push(Series {
+                markers_only: false,
                 label: format!("B-convex, m = {m}"),
                 color: i,
                 dashed: true,

@@ -160,6 +160,7 @@ impl Experiment for KaimingTable {
                 legend_lower: false,
                 series: vec![
                     Series {
+                        markers_only: false,
                         label: "empirical κ, mean ± std".into(),
                         color: 0,
                         dashed: false,
@@ -168,6 +169,7 @@ impl Experiment for KaimingTable {
                         points: pts(&mean, Some(&std)),
                     },
                     Series {
+                        markers_only: false,
                         label: "empirical κ, max".into(),
                         color: 3,
                         dashed: true,
@@ -176,6 +178,7 @@ impl Experiment for KaimingTable {
                         points: pts(&max, None),
                     },
                     Series {
+                        markers_only: false,
                         label: format!("B-kaiming, t = {t} (finite where √m > √d + t)"),
                         color: 1,
                         dashed: true,

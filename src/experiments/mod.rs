@@ -6,11 +6,15 @@ pub mod common;
 pub mod depth_width;
 pub mod kaiming_table;
 pub mod partial_products;
+pub mod pruning;
 pub mod relu;
 pub mod residual;
+pub mod spectrum_rank;
 pub mod tight_vs_loose;
+pub mod training_dynamics;
 pub mod whitening;
 pub mod width_scaling;
+pub mod width_training;
 
 use crate::config::Profile;
 use crate::pipeline::{Point, RunContext};
@@ -75,6 +79,10 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &cnn::Cnn,
         &relu::Relu,
         &batchnorm::BatchNorm,
+        &training_dynamics::TrainingDynamics,
+        &width_training::WidthTraining,
+        &pruning::Pruning,
+        &spectrum_rank::SpectrumRank,
     ]
 }
 

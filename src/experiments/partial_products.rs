@@ -123,6 +123,7 @@ impl Experiment for PartialProducts {
                     .enumerate()
                 {
                     series.push(Series {
+                        markers_only: false,
                         label: format!("{name}, h = {h}"),
                         color: i,
                         dashed,

@@ -147,6 +147,7 @@ impl Experiment for Relu {
                 legend_lower: false,
                 series: vec![
                     Series {
+                        markers_only: false,
                         label: "κ(G_O)".into(),
                         color: 0,
                         dashed: false,
@@ -155,6 +156,7 @@ impl Experiment for Relu {
                         points: k,
                     },
                     Series {
+                        markers_only: false,
                         label: "B-relu (where finite)".into(),
                         color: 1,
                         dashed: true,
@@ -163,6 +165,7 @@ impl Experiment for Relu {
                         points: b.into_iter().filter(|p| p.1.is_finite()).collect(),
                     },
                     Series {
+                        markers_only: false,
                         label: "linear-style variant (NOT a bound; clipped)".into(),
                         color: 3,
                         dashed: true,

@@ -144,6 +144,7 @@ impl Experiment for Residual {
                 legend_lower: false,
                 series: vec![
                     Series {
+                        markers_only: false,
                         label: format!("κ, β = {beta}"),
                         color: 0,
                         dashed: false,
@@ -152,6 +153,7 @@ impl Experiment for Residual {
                         points: k.clone(),
                     },
                     Series {
+                        markers_only: false,
                         label: "B-residual (B-convex of W + βI)".into(),
                         color: 1,
                         dashed: true,
@@ -160,6 +162,7 @@ impl Experiment for Residual {
                         points: b.clone(),
                     },
                     Series {
+                        markers_only: false,
                         label: "spectral shift (assumes aligned singular vectors; clipped)".into(),
                         color: 2,
                         dashed: true,
@@ -168,6 +171,7 @@ impl Experiment for Residual {
                         points: s.clone(),
                     },
                     Series {
+                        markers_only: false,
                         label: format!("κ without skips (β = {})", kappa[0].0),
                         color: 6,
                         dashed: false,

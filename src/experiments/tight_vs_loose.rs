@@ -98,6 +98,7 @@ impl Experiment for TightVsLoose {
         };
         let series = vec![
             Series {
+                markers_only: false,
                 label: "κ(G_O)".into(),
                 color: 0,
                 dashed: false,
@@ -106,6 +107,7 @@ impl Experiment for TightVsLoose {
                 points: one("kappa")?,
             },
             Series {
+                markers_only: false,
                 label: "B-convex".into(),
                 color: 1,
                 dashed: true,
@@ -114,6 +116,7 @@ impl Experiment for TightVsLoose {
                 points: one("b_convex")?,
             },
             Series {
+                markers_only: false,
                 label: "B-loose".into(),
                 color: 2,
                 dashed: true,

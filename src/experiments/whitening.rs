@@ -111,6 +111,7 @@ impl Experiment for Whitening {
         let mut series = Vec::new();
         for (i, ((name, k), (_, b))) in kappa.into_iter().zip(bound).enumerate() {
             series.push(Series {
+                markers_only: false,
                 label: format!("κ, {name} inputs"),
                 color: i,
                 dashed: false,
@@ -119,6 +120,7 @@ impl Experiment for Whitening {
                 points: k,
             });
             series.push(Series {
+                markers_only: false,
                 label: format!("B-convex, {name} inputs"),
                 color: i,
                 dashed: true,

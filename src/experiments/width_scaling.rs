@@ -119,6 +119,7 @@ impl Experiment for WidthScaling {
         for (scaling, dashed) in [(PROPORTIONAL, false), (FIXED, true)] {
             for (i, (c, curve)) in scaled_curves(df, scaling)?.into_iter().enumerate() {
                 series.push(Series {
+                    markers_only: false,
                     label: format!("κ, {}", scaling.replace('c', &c)),
                     color: i,
                     dashed,

@@ -3,7 +3,7 @@
 //! `W_ℓ` is `m_ℓ × m_{ℓ-1}` with `m_0 = d` and `m_L = k`. Depth in figures is the number of
 //! hidden layers `h = L − 1`.
 
-use super::init::kaiming_normal;
+use super::init::{kaiming_normal, xavier_normal};
 use crate::seed::PointRng;
 use crate::{Error, Result};
 use nalgebra::DMatrix;
@@ -49,6 +49,15 @@ impl DeepLinear {
         let weights = dims
             .windows(2)
             .map(|w| kaiming_normal(w[1], w[0], 1.0, rng))
+            .collect();
+        DeepLinear { weights }
+    }
+
+    /// Xavier-normal network (variance 2/(fan_in + fan_out)) with layer sizes `dims`.
+    pub fn xavier(dims: &[usize], rng: &mut PointRng) -> DeepLinear {
+        let weights = dims
+            .windows(2)
+            .map(|w| xavier_normal(w[1], w[0], rng))
             .collect();
         DeepLinear { weights }
     }
