@@ -180,6 +180,7 @@ pub fn check(
         jobs,
         cache_dir: None,
         data_dir: crate::data::official::data_dir(None).0,
+        mode: pipeline::RunMode::Full,
     })?;
     let diffs = compare(golden, &scratch)?;
     if diffs.is_empty() {

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod report;
 pub mod seed;
+pub mod shard;
 pub mod table;
 pub mod train;
 pub mod verify;

@@ -90,6 +90,30 @@ enum Command {
         /// .gncond-data). Used when present unless the profile says `data = "embedded"`.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// Compute only slice K of N (1 ≤ K ≤ N) of the profile's points, balanced by
+        /// estimated cost, into --cache-dir (shared by all shards, e.g. on a cluster), and
+        /// record it there; no figures are written. Then `gncond merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<gncond::shard::ShardSpec>,
+    },
+    /// Assemble figures, CSVs and manifest from the cache once every `run --shard K/N` has
+    /// finished: refuses, naming them, if shards or points are missing or a shard is
+    /// duplicated. The outputs are byte-identical to a single-machine `gncond run`.
+    Merge {
+        /// Experiment ids (as given to the shards); none means every experiment of the profile.
+        ids: Vec<String>,
+        /// The profile the shards ran.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Output folder (figures/ is written inside it).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// The cache folder the shards wrote into.
+        #[arg(long, default_value = ".gncond-cache")]
+        cache_dir: PathBuf,
+        /// Data folder, as for `run` (the data checksum is part of every cache key).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Official datasets: fetch MNIST and CIFAR-10 (published checksums verified), or show
     /// what is installed and which data each experiment will use.
@@ -188,7 +212,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
                     [
                         e.id().to_string(),
                         e.paper_ref().to_string(),
-                        e.cost_hint(&profile),
+                        e.cost_hint(&profile).to_string(),
                         e.title().to_string(),
                     ]
                 })
@@ -220,6 +244,7 @@ fn dispatch(command: Command) -> Result<(), Error> {
             cache_dir,
             no_cache,
             data_dir,
+            shard,
         } => pipeline::run(&pipeline::RunOptions {
             ids,
             profile: Profile::load(&profile)?,
@@ -227,6 +252,22 @@ fn dispatch(command: Command) -> Result<(), Error> {
             jobs,
             cache_dir: (!no_cache).then_some(cache_dir),
             data_dir: official::data_dir(data_dir.as_deref()).0,
+            mode: shard.map_or(pipeline::RunMode::Full, pipeline::RunMode::Shard),
+        }),
+        Command::Merge {
+            ids,
+            profile,
+            out,
+            cache_dir,
+            data_dir,
+        } => pipeline::run(&pipeline::RunOptions {
+            ids,
+            profile: Profile::load(&profile)?,
+            out,
+            jobs: 1,
+            cache_dir: Some(cache_dir),
+            data_dir: official::data_dir(data_dir.as_deref()).0,
+            mode: pipeline::RunMode::Merge,
         }),
         Command::Data {
             action:

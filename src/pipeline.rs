@@ -109,6 +109,22 @@ pub struct RunContext {
     /// The data set the last `compute_points` ran on, for the manifest.
     source: Mutex<Option<DataSource>>,
     jobs: usize,
+    mode: Mode,
+    /// Seed texts of the points this shard computed or found cached.
+    shard_points: Mutex<Vec<String>>,
+}
+
+/// What a run does with the grid points.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Compute (or read from the cache) every point, write every output.
+    #[default]
+    Full,
+    /// Compute only the points whose seed texts are listed (one slice of `--shard K/N`)
+    /// into the cache; write no figures.
+    Shard(std::collections::BTreeSet<String>),
+    /// Take every point from the cache; a missing point is an error.
+    Merge,
 }
 
 impl RunContext {
@@ -133,6 +149,8 @@ impl RunContext {
             stats: Mutex::new(RunStats::default()),
             source: Mutex::new(None),
             jobs,
+            mode: Mode::Full,
+            shard_points: Mutex::new(Vec::new()),
         })
     }
 
@@ -203,8 +221,54 @@ impl RunContext {
                 Some((rows?, seconds))
             })
             .collect();
-        let hits = cached.iter().filter(|c| c.is_some()).count();
-        let todo = points.len() - hits;
+        // a shard computes only its slice; merge computes nothing
+        let mine: Vec<bool> = texts
+            .iter()
+            .map(|t| match &self.mode {
+                Mode::Shard(set) => set.contains(t),
+                Mode::Full | Mode::Merge => true,
+            })
+            .collect();
+        if let Mode::Shard(_) = self.mode {
+            let mut record = self.shard_points.lock().expect("shard lock");
+            record.extend(
+                texts
+                    .iter()
+                    .zip(&mine)
+                    .filter(|(_, m)| **m)
+                    .map(|(t, _)| t.clone()),
+            );
+        }
+        if self.mode == Mode::Merge {
+            let missing: Vec<String> = points
+                .iter()
+                .zip(&cached)
+                .filter(|(_, c)| c.is_none())
+                .map(|(p, _)| p.label())
+                .collect();
+            if !missing.is_empty() {
+                let dir = self.cache.as_ref().map(|c| c.dir.display().to_string());
+                return Err(Error::Input(format!(
+                    "merge: {} point(s) of {id} are not in the cache {}: {}{}",
+                    missing.len(),
+                    dir.unwrap_or_default(),
+                    missing[..missing.len().min(3)].join("; "),
+                    if missing.len() > 3 { "; …" } else { "" }
+                )));
+            }
+        }
+        let cached: Vec<Option<(Vec<Row>, f64)>> = cached
+            .into_iter()
+            .zip(&mine)
+            .map(|(c, &m)| if m { c } else { Some((Vec::new(), 0.0)) })
+            .collect();
+        let hits = cached
+            .iter()
+            .zip(&mine)
+            .filter(|(c, &m)| m && c.is_some())
+            .count();
+        let todo = cached.iter().filter(|c| c.is_none()).count();
+        let points_here = mine.iter().filter(|&&m| m).count();
         let why = if self.cache.is_none() {
             "cache disabled (--no-cache)"
         } else if hits == 0 {
@@ -212,15 +276,16 @@ impl RunContext {
         } else {
             "no cache entry for these points"
         };
+        let of = if points_here < points.len() {
+            format!(" (this shard's {points_here} of {})", points.len())
+        } else {
+            String::new()
+        };
         if todo == 0 {
-            eprintln!(
-                "{id}: all {} points from the cache, nothing to recompute",
-                points.len()
-            );
+            eprintln!("{id}: all {points_here} points{of} from the cache, nothing to recompute");
         } else {
             eprintln!(
-                "{id}: {} points, {hits} from the cache, {todo} to compute ({why})",
-                points.len()
+                "{id}: {points_here} points{of}, {hits} from the cache, {todo} to compute ({why})"
             );
         }
         let done = AtomicUsize::new(0);
@@ -270,6 +335,11 @@ impl RunContext {
             jobs: self.jobs,
         };
         Ok(rows.into_iter().flat_map(|r| r.0).collect())
+    }
+
+    /// Set what the run does with the points (see [`Mode`]).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
     }
 
     fn take_stats(&self) -> RunStats {
@@ -359,6 +429,19 @@ pub struct RunOptions {
     /// The data folder (official datasets, when installed); the profile's `data` policy says
     /// whether they may be used.
     pub data_dir: PathBuf,
+    /// Everything, one `--shard` slice into the cache, or a merge from the cache.
+    pub mode: RunMode,
+}
+
+/// Which part of the work `run` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunMode {
+    #[default]
+    Full,
+    /// Compute one slice into the cache and record it; write no outputs.
+    Shard(crate::shard::ShardSpec),
+    /// Check the shard records, then build every output from the cache alone.
+    Merge,
 }
 
 /// Resolve experiment ids against the registry and the profile.
@@ -402,7 +485,7 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     if opts.jobs == 0 {
         return Err(Error::Input("--jobs must be at least 1".into()));
     }
-    ensure_writable_dir(&opts.out)?;
+
     if let Some(dir) = &opts.cache_dir {
         ensure_writable_dir(dir)?;
     }
@@ -411,7 +494,58 @@ pub fn run(opts: &RunOptions) -> Result<()> {
         dir: opts.data_dir.clone(),
         policy: opts.profile.data,
     };
-    let ctx = RunContext::new(opts.profile.master_seed, opts.jobs, cache, data)?;
+    let mut ctx = RunContext::new(opts.profile.master_seed, opts.jobs, cache, data)?;
+    match opts.mode {
+        RunMode::Full => {}
+        RunMode::Shard(spec) => {
+            let Some(cache) = &ctx.cache else {
+                return Err(Error::Input(
+                    "--shard needs the shared cache the shards write into (--cache-dir), not --no-cache"
+                        .into(),
+                ));
+            };
+            let (dir, program) = (cache.dir.clone(), cache.program.clone());
+            let plan = crate::shard::plan(&selected, &opts.profile, spec.count);
+            let mine = crate::shard::slice(&plan, spec);
+            eprintln!(
+                "shard {spec}: {} of {} points (estimated {:.0} of {:.0} s on 1 core)",
+                mine.len(),
+                plan.len(),
+                plan.iter()
+                    .filter(|p| p.shard == spec.index - 1)
+                    .map(|p| p.cost)
+                    .sum::<f64>(),
+                plan.iter().map(|p| p.cost).sum::<f64>()
+            );
+            ctx.set_mode(Mode::Shard(mine));
+            for exp in &selected {
+                exp.run(&opts.profile, &ctx)?;
+                ctx.take_stats();
+            }
+            let record = crate::shard::ShardRecord {
+                profile: opts.profile.name.clone(),
+                profile_sha256: opts.profile.sha256.clone(),
+                program,
+                shard: spec.index,
+                of: spec.count,
+                points: std::mem::take(&mut *ctx.shard_points.lock().expect("shard lock")),
+            };
+            let path = crate::shard::write_record(&dir, &opts.profile, &record)?;
+            eprintln!("shard {spec}: done, recorded in {}", path.display());
+            return Ok(());
+        }
+        RunMode::Merge => {
+            let Some(cache) = &ctx.cache else {
+                return Err(Error::Input(
+                    "merge reads the shards' cache (--cache-dir), not --no-cache".into(),
+                ));
+            };
+            let n = crate::shard::check_records(&cache.dir, &opts.profile, &cache.program)?;
+            eprintln!("merge: all {n} shard(s) recorded; building the outputs from the cache");
+            ctx.set_mode(Mode::Merge);
+        }
+    }
+    ensure_writable_dir(&opts.out)?;
     let mut manifest = Manifest::load_or_default(&opts.out);
     manifest.gncond_version = VERSION.to_string();
     let mut timings = load_timings(&opts.out);

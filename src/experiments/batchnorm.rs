@@ -3,7 +3,7 @@
 
 use super::common::{self, curves, data_columns, param, K};
 use super::depth_width::cost_line;
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{BatchNormConfig, Profile};
 use crate::gn;
 use crate::nets::{BatchNormNet, DeepLinear};
@@ -69,9 +69,9 @@ impl Experiment for BatchNorm {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let d = crate::data::downsampled_dim(28, c.downsample) as f64;
         let nk = (c.n * K) as f64;

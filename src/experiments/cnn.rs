@@ -4,7 +4,7 @@
 
 use super::common::{self, curves, param, K};
 use super::depth_width::cost_line;
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds::{self, PartialSingularValues};
 use crate::config::{CnnConfig, Profile};
 use crate::gn;
@@ -76,9 +76,9 @@ impl Experiment for Cnn {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let points = self.points(profile);
         let d = crate::data::downsampled_dim(28, c.downsample);

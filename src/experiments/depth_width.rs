@@ -4,7 +4,7 @@
 use super::common::{
     self, axis, bound_claim, curves, data_columns, increasing, linear_point, param, span,
 };
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{DepthWidthConfig, Profile};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
@@ -75,9 +75,9 @@ impl Experiment for DepthWidth {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let work: f64 = c
             .widths
@@ -194,8 +194,11 @@ pub fn linear_work(m: usize, h: usize) -> f64 {
 }
 
 /// "N points, ~S s on 1 core" from a flop count (≈1.5 Gflop/s measured here).
-pub fn cost_line(points: usize, flops: f64) -> String {
-    format!("{points} points, ~{:.0} s on 1 core", 1.0 + flops / 1.5e9)
+pub fn cost_line(points: usize, flops: f64) -> Cost {
+    Cost {
+        points,
+        seconds: 1.0 + flops / 1.5e9,
+    }
 }
 
 /// A table of mean ± std κ (mean B-convex) with one row per depth and one column per value

@@ -6,7 +6,7 @@
 //! and the explicit Jacobian in the tests).
 
 use super::common::{self, param};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds;
 use crate::config::{KaimingTableConfig, Profile};
 use crate::data::DataSource;
@@ -80,16 +80,15 @@ impl Experiment for KaimingTable {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let draws: usize = c.widths.iter().map(|m| m * (c.d + c.k)).sum::<usize>() * c.inits;
-        format!(
-            "{} points, ~{:.0} s on 1 core",
-            c.widths.len(),
-            1.0 + draws as f64 / 2e7
-        )
+        Cost {
+            points: c.widths.len(),
+            seconds: 1.0 + draws as f64 / 2e7,
+        }
     }
 
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {

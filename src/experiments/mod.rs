@@ -24,6 +24,37 @@ use crate::verify::Claim;
 use crate::Result;
 use polars::prelude::DataFrame;
 
+/// The estimated cost of an experiment's grid in a profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    /// Grid points (0: the profile does not configure the experiment).
+    pub points: usize,
+    /// Estimated seconds on one core of this machine.
+    pub seconds: f64,
+}
+
+impl Cost {
+    /// An experiment the profile does not run.
+    pub const NONE: Cost = Cost {
+        points: 0,
+        seconds: 0.0,
+    };
+}
+
+impl std::fmt::Display for Cost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.points == 0 {
+            write!(f, "not in this profile")
+        } else {
+            write!(
+                f,
+                "{} points, ~{:.0} s on 1 core",
+                self.points, self.seconds
+            )
+        }
+    }
+}
+
 /// A table for the report: a header and rows of preformatted cells.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SummaryTable {
@@ -54,8 +85,22 @@ pub trait Experiment: Sync {
     fn config_json(&self, profile: &Profile) -> Option<serde_json::Value>;
     /// The grid points the profile asks for (empty if it does not configure this experiment).
     fn points(&self, profile: &Profile) -> Vec<Point>;
-    /// Rough cost of the profile's grid on this machine, for `gncond list`.
-    fn cost_hint(&self, profile: &Profile) -> String;
+    /// Rough cost of the profile's grid on this machine, for `gncond list` and for
+    /// balancing `--shard` slices.
+    fn cost_hint(&self, profile: &Profile) -> Cost;
+    /// Relative cost of one point within this experiment (the experiment's estimated seconds
+    /// are shared out in proportion): by default m² · depth from the point's `width` and
+    /// `depth` parameters where it has them, else 1.
+    fn point_weight(&self, point: &Point) -> f64 {
+        let num = |k: &str| {
+            point
+                .params
+                .iter()
+                .find(|(n, _)| *n == k)
+                .and_then(|(_, v)| v.parse::<f64>().ok())
+        };
+        num("width").map_or(1.0, |m| m * m) * num("depth").unwrap_or(1.0)
+    }
     /// Compute every point (through the context's cache and thread pool).
     fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>>;
     /// The figure drawn from the result table.

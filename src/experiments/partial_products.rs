@@ -4,7 +4,7 @@
 
 use super::common::{self, param, K};
 use super::depth_width::{cost_line, linear_work};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds::PartialSingularValues;
 use crate::config::{PartialProductsConfig, Profile};
 use crate::data::{downsampled_dim, DataSource};
@@ -66,9 +66,9 @@ impl Experiment for PartialProducts {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let points = self.points(profile);
         let work = points

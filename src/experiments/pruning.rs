@@ -4,7 +4,7 @@
 
 use super::common::{self, curves, param};
 use super::depth_width::cost_line;
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, PruningConfig};
 use crate::data::{design_matrix, Want};
 use crate::gn;
@@ -95,9 +95,9 @@ impl Experiment for Pruning {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         // CIFAR-10 layout (3 channels, 32/f side). Per sample: every stage has 2b 3×3
         // convolutions costing 9 w² side² multiply-adds each (width doubles as the side
@@ -237,8 +237,8 @@ impl Experiment for Pruning {
         );
         Ok(Figure {
             title: format!(
-                "ResNet ({}·{b}+2 layers, widths {w}/{}/{}) on {data} {ch}×{side}×{side}, n = {n}",
-                6,
+                "ResNet-{} (widths {w}/{}/{}, {b} block(s) per stage) on {data} {ch}×{side}×{side}, n = {n}",
+                6 * b + 2,
                 2 * w,
                 4 * w
             ),

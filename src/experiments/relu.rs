@@ -3,7 +3,7 @@
 
 use super::common::{self, curves, data_columns, param, K};
 use super::depth_width::{cost_line, data_phrase};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds::{self, ReluBlocks};
 use crate::config::{Profile, ReluConfig};
 use crate::gn;
@@ -66,9 +66,9 @@ impl Experiment for Relu {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let nk = (c.n * K) as f64;
         let points = self.points(profile);

@@ -6,7 +6,7 @@
 
 use super::common::{self, curves, data_columns, dims, linear_point, param};
 use super::depth_width::{cost_line, data_phrase, depth_table, linear_bound_claims, linear_work};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds;
 use crate::config::{Beta, Profile, ResidualConfig};
 use crate::linalg;
@@ -69,9 +69,9 @@ impl Experiment for Residual {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let points = self.points(profile);
         let work = points

@@ -5,7 +5,7 @@
 use super::common::{self, param};
 use super::depth_width::cost_line;
 use super::training_dynamics::{training_work, TrainingData};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, SpectrumRankConfig};
 use crate::data::Want;
 use crate::gn;
@@ -79,9 +79,9 @@ impl Experiment for SpectrumRank {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let d = 3 * crate::data::downsampled_dim(32, c.downsample);
         cost_line(1, training_work(d, c.width, c.hidden, c.n, c.epochs))

@@ -2,7 +2,7 @@
 
 use super::common::{self, axis, curves, data_columns, linear_point, param};
 use super::depth_width::{cost_line, data_phrase, linear_bound_claims, linear_work};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, TightLooseConfig};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
@@ -58,7 +58,7 @@ impl Experiment for TightVsLoose {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let points = self.points(profile);
         let work = points
             .iter()

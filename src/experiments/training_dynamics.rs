@@ -3,7 +3,7 @@
 
 use super::common::{self, bound_claim, curves, data_columns, param};
 use super::depth_width::cost_line;
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::bounds::{self, PartialSingularValues};
 use crate::config::{Profile, TrainingDynamicsConfig};
 use crate::data::{SecondMoment, Want};
@@ -159,9 +159,9 @@ impl Experiment for TrainingDynamics {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let d = 3 * crate::data::downsampled_dim(32, c.downsample).max(1);
         let work = training_work(d, c.width, c.hidden, c.n, c.epochs) * c.seeds as f64;

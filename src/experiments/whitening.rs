@@ -3,7 +3,7 @@
 
 use super::common::{self, curves, data_columns, dims, linear_point, param};
 use super::depth_width::{cost_line, depth_table, linear_bound_claims, linear_work};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, WhiteningConfig};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
@@ -65,9 +65,9 @@ impl Experiment for Whitening {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let points = self.points(profile);
         let work = points

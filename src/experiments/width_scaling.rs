@@ -3,7 +3,7 @@
 
 use super::common::{self, axis, curves, data_columns, linear_point, param, param_str, span};
 use super::depth_width::{cost_line, data_phrase, depth_table, linear_bound_claims, linear_work};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, WidthScalingConfig};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
@@ -76,7 +76,7 @@ impl Experiment for WidthScaling {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let points = self.points(profile);
         let work = points
             .iter()

@@ -4,7 +4,7 @@
 use super::common::{self, curves, data_columns, param};
 use super::depth_width::cost_line;
 use super::training_dynamics::{training_work, LinearCheckpoint, TrainingData};
-use super::{Experiment, SummaryTable};
+use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, WidthTrainingConfig};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
@@ -83,9 +83,9 @@ impl Experiment for WidthTraining {
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> String {
+    fn cost_hint(&self, profile: &Profile) -> Cost {
         let Some(c) = config(profile) else {
-            return "not in this profile".into();
+            return Cost::NONE;
         };
         let d = crate::data::downsampled_dim(28, c.downsample);
         let work: f64 = c
