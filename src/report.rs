@@ -47,15 +47,25 @@ const CHOICES: &[(&str, &str)] = &[
     ),
     (
         "Initialisation.",
-        "Kaiming normal, fan-in, gain 1 (variance 1/fan_in), entries drawn row by row from a \
-         ChaCha20 stream per point (seeded by a hash of master seed, experiment, parameters \
-         and replicate).",
+        "Kaiming normal, fan-in, gain 1 (variance 1/fan_in) for linear layers and √2 for \
+         layers followed by a (leaky) ReLU, including the ResNet's convolutions; Xavier normal \
+         for the training-dynamics and spectrum-rank networks, as the paper's stored values \
+         imply. Entries are drawn row by row from a ChaCha20 stream per point (seeded by a hash \
+         of master seed, experiment, parameters and replicate); the same stream then orders \
+         the minibatches of training.",
     ),
     (
         "Undefined bounds",
         "are written as ∞ (`inf` in the CSVs): B-convex and B-loose when a width is below \
          max(d, k), B-kaiming where √m ≤ √d + t or √m ≤ √k + t, B-relu unless α > 0 and \
          n ≤ d, or m ≥ n.",
+    ),
+    (
+        "Batch norm in the ResNet's Gauss-Newton matrix.",
+        "Training uses batch statistics; κ at a checkpoint is that of the network with the \
+         batch-norm statistics of the n training images held fixed (a per-sample function, as \
+         in evaluation mode), in the parameters pruning kept. The batch-norm experiment (Fig. \
+         6) instead differentiates through the batch statistics, as the paper describes it.",
     ),
     (
         "Grids",
