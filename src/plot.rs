@@ -26,6 +26,9 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 0, 0),
 ];
 
+/// Above this many points a solid line is drawn without a dot at every point.
+const MAX_DOTS: usize = 80;
+
 /// One curve: points (x, mean, std); a band of ±std is drawn when any std is positive.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -282,12 +285,17 @@ impl Panel {
                     .draw_series(DashedLineSeries::new(line.clone(), 8, 5, style))
                     .map_err(plot_err)?
             } else {
-                chart
+                let anno = chart
                     .draw_series(LineSeries::new(line.clone(), style))
                     .map_err(plot_err)?;
-                chart
-                    .draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(plot_err)?
+                // dots mark the measured points, unless they are so many that they merge
+                if line.len() > MAX_DOTS {
+                    anno
+                } else {
+                    chart
+                        .draw_series(line.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                        .map_err(plot_err)?
+                }
             };
             let (dashed, star) = (s.dashed, s.markers_only);
             anno.label(s.label.clone()).legend(move |(x, y)| {
