@@ -44,6 +44,43 @@ pub fn data_label(df: &DataFrame, wants: data::Want, gray: bool) -> Result<Strin
     })
 }
 
+/// One panel of a training figure: column `value` versus epoch, one banded curve per value of
+/// column `group` (labelled by `label`), linear y for losses (legend lower left, where
+/// decreasing curves leave room) or log y for κ.
+pub fn epoch_panel(
+    df: &DataFrame,
+    group: &str,
+    value: &str,
+    title: &str,
+    y_label: &str,
+    log_y: bool,
+    label: impl Fn(&str) -> String,
+) -> Result<crate::plot::Panel> {
+    let series = curves(df, group, "epoch", value)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (g, points))| crate::plot::Series {
+            markers_only: false,
+            label: label(&g),
+            color: i,
+            dashed: false,
+            band: true,
+            fit: true,
+            points,
+        })
+        .collect();
+    Ok(crate::plot::Panel {
+        title: title.into(),
+        x_label: "epoch".into(),
+        y_label: y_label.into(),
+        log_x: false,
+        log_y,
+        integer_x: true,
+        legend_lower: !log_y,
+        series,
+    })
+}
+
 /// A point's parameter parsed as a number (the pipeline wrote it, so it parses).
 pub fn param<T: std::str::FromStr>(point: &Point, key: &str) -> T {
     let v = &point

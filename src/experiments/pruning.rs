@@ -10,7 +10,7 @@ use crate::data::{design_matrix, Want};
 use crate::gn;
 use crate::nets::{ResNet, ResNetSpec};
 use crate::pipeline::{Point, RunContext};
-use crate::plot::{Figure, Panel, Series};
+use crate::plot::Figure;
 use crate::report::{sig, sig_digits};
 use crate::table::{self, Row};
 use crate::train::{self, magnitude_mask, Loss, Schedule};
@@ -196,33 +196,12 @@ impl Experiment for Pruning {
     }
 
     fn figure(&self, df: &DataFrame) -> Result<Figure> {
-        let panel = |col: &str, title: &str, y: &str, log_y: bool| -> Result<Panel> {
-            let series = curves(df, "fraction", "epoch", col)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, (f, points))| Series {
-                    markers_only: false,
-                    label: format!(
-                        "pruned {}%",
-                        (f.parse::<f64>().unwrap_or(0.0) * 100.0).round()
-                    ),
-                    color: i,
-                    dashed: false,
-                    band: true,
-                    fit: true,
-                    points,
-                })
-                .collect();
-            Ok(Panel {
-                title: title.into(),
-                x_label: "epoch".into(),
-                y_label: y.into(),
-                log_x: false,
-                log_y,
-                integer_x: true,
-                // decreasing loss curves leave the lower left free
-                legend_lower: !log_y,
-                series,
+        let panel = |col: &str, title: &str, y: &str, log_y: bool| {
+            common::epoch_panel(df, "fraction", col, title, y, log_y, |f| {
+                format!(
+                    "pruned {}%",
+                    (f.parse::<f64>().unwrap_or(0.0) * 100.0).round()
+                )
             })
         };
         let first =

@@ -8,7 +8,7 @@ use super::{Cost, Experiment, SummaryTable};
 use crate::config::{Profile, WidthTrainingConfig};
 use crate::nets::DeepLinear;
 use crate::pipeline::{Point, RunContext};
-use crate::plot::{Figure, Panel, Series};
+use crate::plot::Figure;
 use crate::report::sig;
 use crate::table::{self, Row};
 use crate::train::{self, Loss, Schedule};
@@ -182,31 +182,8 @@ impl Experiment for WidthTraining {
     }
 
     fn figure(&self, df: &DataFrame) -> Result<Figure> {
-        let panel = |col: &str, title: &str, y: &str, log_y: bool| -> Result<Panel> {
-            let series = curves(df, "width", "epoch", col)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, (m, points))| Series {
-                    markers_only: false,
-                    label: format!("m = {m}"),
-                    color: i,
-                    dashed: false,
-                    band: true,
-                    fit: true,
-                    points,
-                })
-                .collect();
-            Ok(Panel {
-                title: title.into(),
-                x_label: "epoch".into(),
-                y_label: y.into(),
-                log_x: false,
-                log_y,
-                integer_x: true,
-                // decreasing loss curves leave the lower left free
-                legend_lower: !log_y,
-                series,
-            })
+        let panel = |col: &str, title: &str, y: &str, log_y: bool| {
+            common::epoch_panel(df, "width", col, title, y, log_y, |m| format!("m = {m}"))
         };
         let d = table::i64_col(df, "d")?.first().copied().unwrap_or(0);
         let n = table::i64_col(df, "n")?.first().copied().unwrap_or(0);
