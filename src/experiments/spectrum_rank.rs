@@ -330,9 +330,10 @@ impl Experiment for SpectrumRank {
             Claim {
                 id: "spectrum-rank/rank-is-unambiguous".into(),
                 kind: ClaimKind::Paper,
-                statement: "λ_min⁺ is well defined: the nonzero eigenvalues end with a gap of at \
-                            least 1e6 to the next one (κ jumps by as much if one more eigenvalue \
-                            were counted)"
+                statement: "Our check of the rank rule, not a claim of the paper: λ_min⁺ is \
+                            well defined, the nonzero eigenvalues end with a gap of at least 1e6 \
+                            to the next one (κ jumps by as much if one more eigenvalue were \
+                            counted)"
                     .into(),
                 pass: gaps.iter().all(|g| g.1 >= 1e6),
                 evidence: if gaps.is_empty() {
