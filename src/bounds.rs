@@ -1,4 +1,4 @@
-//! The paper's upper bounds on κ(G_O) (PAPER.md §5), one function each.
+//! The paper's upper bounds on κ(G_O) (docs/METHODS.md §5), one function each.
 //!
 //! Notation: `σ_min(P_in(ℓ))` is the d-th singular value of the m_{ℓ-1}×d matrix `P_in(ℓ)`
 //! (zero when a width is below d) and `σ_min(P_out(ℓ))` the k-th singular value of the k×m_ℓ

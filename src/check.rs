@@ -3,8 +3,9 @@
 //! reference artifact must exist.
 
 use crate::config::Profile;
-use crate::experiments;
-use crate::pipeline::{self, Manifest, RunOptions};
+use crate::manifest::{self, Manifest};
+use crate::messages::notice;
+use crate::pipeline::{self, RunOptions};
 use crate::table;
 use crate::{Error, Result};
 use polars::prelude::DataFrame;
@@ -30,13 +31,13 @@ pub fn compare(golden: &Path, fresh: &Path) -> Result<Vec<String>> {
                 diffs.push(format!("{id}: the fresh run did not write {rel}"));
             }
         }
-        let csv = experiments::csv_path(id);
+        let csv = manifest::csv_path(id);
         if golden.join(&csv).exists() && fresh.join(&csv).exists() {
             let a = table::read_csv(&golden.join(&csv))?;
             let b = table::read_csv(&fresh.join(&csv))?;
             diffs.extend(compare_frames(id, &a, &b)?);
         }
-        let svg = experiments::svg_path(id);
+        let svg = manifest::svg_path(id);
         if golden.join(&svg).exists() && fresh.join(&svg).exists() {
             let a = crate::fsutil::read(&golden.join(&svg))?;
             let b = crate::fsutil::read(&fresh.join(&svg))?;
@@ -185,15 +186,15 @@ pub fn check(
     let diffs = compare(golden, &scratch)?;
     if diffs.is_empty() {
         let _ = std::fs::remove_dir_all(&scratch);
-        eprintln!(
+        notice(format!(
             "check: {} experiment(s) match {} (numbers within {REL_TOL:e} relative, SVG byte-identical)",
             manifest.experiments.len(),
             golden.display()
-        );
+        ));
         Ok(())
     } else {
         for d in &diffs {
-            eprintln!("check: {d}");
+            crate::messages::finding(format!("check: {d}"));
         }
         Err(Error::CheckFailed(format!(
             "check: {} difference(s) between {} and a fresh run (kept in {})",

@@ -421,7 +421,7 @@ fn analyse_resnet(st: &SafeTensors, file: &Path, x: &DMatrix<f64>) -> Result<Rep
     if st.tensor("linear.bias").is_ok() {
         return Err(bad(
             file,
-            "tensor 'linear.bias' is present: gncond's ResNet has a bias-free head (PAPER.md §2)"
+            "tensor 'linear.bias' is present: gncond's ResNet has a bias-free head (docs/METHODS.md §2)"
                 .into(),
         ));
     }

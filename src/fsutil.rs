@@ -39,11 +39,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.map_err(err)
 }
 
-/// Fail early, before any computing, if `dir` cannot be created or written into.
+/// Fail early, before any computing, if `dir` cannot be created or written into: bad input
+/// (the user named an unusable place), reported like a write failure.
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
-    let err = |source| Error::Write {
-        path: dir.to_path_buf(),
-        source,
+    let err = |source| {
+        Error::Input(
+            Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            }
+            .to_string(),
+        )
     };
     std::fs::create_dir_all(dir).map_err(err)?;
     let probe = dir.join(format!(".gncond-write-probe{}", std::process::id()));

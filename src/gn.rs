@@ -1,4 +1,4 @@
-//! The nonzero spectrum of the Gauss-Newton matrix `G_O = (1/n) Σ_i J_iᵀ J_i` (PAPER.md §4).
+//! The nonzero spectrum of the Gauss-Newton matrix `G_O = (1/n) Σ_i J_iᵀ J_i` (docs/METHODS.md §4).
 //!
 //! Routes: the Kronecker dual for deep linear networks (a dk×dk matrix, never p×p), and the
 //! dense oracles `JᵀJ/n` (p×p) and `JJᵀ/n` (nk×nk) from an explicit Jacobian.
@@ -47,7 +47,7 @@ pub struct GnSpectrum {
     /// Order of the matrix that was eigensolved.
     pub order: usize,
     pub route: Route,
-    /// The rank PAPER.md §4 predicts, where it gives one.
+    /// The rank docs/METHODS.md §4 predicts, where it gives one.
     pub rank_theory: Option<usize>,
 }
 

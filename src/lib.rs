@@ -1,27 +1,40 @@
 //! gncond: exact, deterministic reproduction of *Theoretical characterisation of the
 //! Gauss-Newton conditioning in Neural Networks* (Zhao, Singh, Lucchi, NeurIPS 2024).
+//! The methods are written down in `docs/METHODS.md`.
 //!
-//! The path of one number: a profile (`config`) names experiments and their grids; each grid
-//! point draws its weights from a seeded generator (`seed`) on real data (`data`); the spectrum
-//! engine (`gn`) gives the exact nonzero spectrum of the Gauss-Newton matrix `G_O`; `bounds`
-//! evaluates the paper's bounds; `pipeline` caches and tabulates the points (polars), `plot`
-//! draws the figures (plotters), `verify` checks the paper's claims and `report` renders the
-//! Markdown report (minijinja). `check` compares a fresh quick run with the committed goldens.
+//! Layers, each using only those below it:
+//!
+//! 1. `cli` (the command line) → `plan` (profile checked, experiments selected) →
+//!    `pipeline` (run, shard, merge), `report`, `verify`, `check`, `shard`, `external`;
+//! 2. `experiments` (the registry; one file per figure, helpers in `experiments::kit`);
+//! 3. `experiment` (what an experiment is, and the typed adapter), `runner` (points through
+//!    the cache and thread pool), `manifest` (artifact sets and their record);
+//! 4. the engine: `gn` (the nonzero spectrum of G_O), `bounds`, `nets`, `train`, `linalg`,
+//!    `data`, `seed`, `table`, `plot`, `claims`, `format`, `config`, `messages`, `fsutil`,
+//!    `error`.
 
 pub mod bounds;
 pub mod check;
+pub mod claims;
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod experiments;
 pub mod external;
+pub mod format;
 pub mod fsutil;
 pub mod gn;
 pub mod linalg;
+pub mod manifest;
+pub mod messages;
 pub mod nets;
 pub mod pipeline;
+pub mod plan;
 pub mod plot;
 pub mod report;
+pub mod runner;
 pub mod seed;
 pub mod shard;
 pub mod table;

@@ -7,7 +7,6 @@ use crate::{Error, Result};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::Path;
 use std::sync::Once;
 
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -69,6 +68,116 @@ pub struct Figure {
     pub panels: Vec<Panel>,
 }
 
+impl Series {
+    /// A measured quantity: solid line with its ±std band, setting the y range.
+    pub fn measured(
+        label: impl Into<String>,
+        color: usize,
+        points: Vec<(f64, f64, f64)>,
+    ) -> Series {
+        Series {
+            label: label.into(),
+            color,
+            dashed: false,
+            band: true,
+            fit: true,
+            points,
+            markers_only: false,
+        }
+    }
+
+    /// A bound or estimate: dashed, no band.
+    pub fn bound(label: impl Into<String>, color: usize, points: Vec<(f64, f64, f64)>) -> Series {
+        Series::measured(label, color, points).dashed().no_band()
+    }
+
+    /// Dashed line.
+    pub fn dashed(mut self) -> Series {
+        self.dashed = true;
+        self
+    }
+
+    /// Solid line.
+    pub fn solid(mut self) -> Series {
+        self.dashed = false;
+        self
+    }
+
+    /// No ±std band.
+    pub fn no_band(mut self) -> Series {
+        self.band = false;
+        self
+    }
+
+    /// Clipped to the range the other series set (for estimates orders of magnitude off).
+    pub fn clipped(mut self) -> Series {
+        self.fit = false;
+        self
+    }
+
+    /// Large star markers only, no line.
+    pub fn stars(mut self) -> Series {
+        self.markers_only = true;
+        self
+    }
+}
+
+impl Panel {
+    /// Axes with these labels: linear, integer x, no caption, legend upper left, no series.
+    pub fn new(x_label: impl Into<String>, y_label: impl Into<String>) -> Panel {
+        Panel {
+            title: String::new(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            integer_x: true,
+            legend_lower: false,
+            series: Vec::new(),
+        }
+    }
+
+    /// With a caption.
+    pub fn titled(mut self, title: impl Into<String>) -> Panel {
+        self.title = title.into();
+        self
+    }
+
+    /// Logarithmic x axis.
+    pub fn log_x(mut self) -> Panel {
+        self.log_x = true;
+        self
+    }
+
+    /// Logarithmic y axis.
+    pub fn log_y(mut self) -> Panel {
+        self.log_y = true;
+        self
+    }
+
+    /// Legend in the lower left corner.
+    pub fn legend_lower(mut self) -> Panel {
+        self.legend_lower = true;
+        self
+    }
+
+    /// With these series.
+    pub fn with(mut self, series: Vec<Series>) -> Panel {
+        self.series = series;
+        self
+    }
+}
+
+impl Figure {
+    /// A titled figure of panels side by side.
+    pub fn new(title: impl Into<String>, panels: Vec<Panel>) -> Figure {
+        Figure {
+            title: title.into(),
+            panels,
+        }
+    }
+}
+
 fn register_font() -> Result<()> {
     static ONCE: Once = Once::new();
     let mut ok = true;
@@ -78,14 +187,14 @@ fn register_font() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Numerics(
+        Err(Error::Internal(
             "the embedded font could not be loaded".into(),
         ))
     }
 }
 
-fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
-    Error::Numerics(format!("drawing a figure failed: {e:?}"))
+fn plot_err<E: std::fmt::Display>(e: E) -> Error {
+    Error::Internal(format!("drawing a figure failed: {e}"))
 }
 
 /// Range of finite values (log axes: positive values only), padded.
@@ -373,30 +482,21 @@ impl Figure {
         Ok(svg)
     }
 
-    /// Render to a PNG file, atomically (drawn to a temporary name, then renamed).
-    pub fn write_png(&self, path: &Path) -> Result<()> {
+    /// Render to PNG bytes (drawn in memory, encoded as plotters' file backend would).
+    pub fn to_png(&self) -> Result<Vec<u8>> {
+        use image::ImageEncoder;
         register_font()?;
-        let tmp = path.with_extension(format!("tmp{}.png", std::process::id()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let (w, h) = self.size();
+        let mut pixels = vec![0u8; w as usize * h as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+            self.draw(root)?;
         }
-        let drawn = {
-            let root = BitMapBackend::new(&tmp, self.size()).into_drawing_area();
-            self.draw(root)
-        };
-        let result = drawn.and_then(|_| {
-            std::fs::rename(&tmp, path).map_err(|source| Error::Write {
-                path: path.to_path_buf(),
-                source,
-            })
-        });
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        let mut png = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut png)
+            .write_image(&pixels, w, h, image::ColorType::Rgb8)
+            .map_err(|e| Error::Internal(format!("encoding a PNG failed: {e}")))?;
+        Ok(png)
     }
 }
 

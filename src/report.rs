@@ -4,11 +4,13 @@
 //! provenance and claim checks. In the LaTeX template every value is escaped by the formatter
 //! ([`latex_inline`]) unless it is marked `safe`, so no value can break the document.
 
+use crate::claims::Claim;
+use crate::experiment::SummaryTable;
 use crate::experiments;
+use crate::format::sig;
 use crate::fsutil::write_atomic;
-use crate::pipeline::{self, Manifest};
+use crate::manifest::{self, Manifest};
 use crate::table;
-use crate::verify::Claim;
 use crate::{Error, Result, VERSION};
 use minijinja::Environment;
 use serde::Serialize;
@@ -73,37 +75,6 @@ const CHOICES: &[(&str, &str)] = &[
          recovered.",
     ),
 ];
-
-/// A number with four significant digits (`∞` for infinity), as tables show it.
-pub fn sig(x: f64) -> String {
-    sig_digits(x, 4)
-}
-
-/// A number with `digits` significant digits (`∞` for infinity).
-pub fn sig_digits(x: f64, digits: usize) -> String {
-    if x.is_nan() {
-        return "NaN".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 {
-            "∞".into()
-        } else {
-            "−∞".into()
-        };
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let e = x.abs().log10().floor() as i32;
-    let digits = digits.max(1);
-    if (-3..6).contains(&e) {
-        let decimals = (digits as i32 - 1 - e).max(0) as usize;
-        format!("{x:.decimals$}")
-    } else {
-        let decimals = digits - 1;
-        format!("{x:.decimals$e}")
-    }
-}
 
 /// Escape text for LaTeX: the specials `\ { } $ & # ^ _ % ~` cannot break the document, and
 /// the Unicode symbols our tables use become math (κ, ±, ∞, σ, λ, β, Σ, ℓ, ≥, ≤, ×, →, …).
@@ -211,7 +182,7 @@ pub fn latex_inline(text: &str) -> String {
 }
 
 /// A summary table as a LaTeX `tabular` (booktabs rules), every cell escaped.
-pub fn latex_table(t: &crate::experiments::SummaryTable) -> String {
+pub fn latex_table(t: &SummaryTable) -> String {
     let cols = "l".repeat(t.header.len().max(1));
     let row = |cells: &[String]| {
         cells
@@ -252,8 +223,7 @@ struct ExperimentView {
     data: crate::data::DataSource,
     points: usize,
     rows: usize,
-    timing: Option<pipeline::RunStats>,
-    summary: experiments::SummaryTable,
+    summary: SummaryTable,
     claims: Vec<Claim>,
 }
 
@@ -261,7 +231,7 @@ struct ExperimentView {
 struct ReportView {
     version: String,
     choices: Vec<(&'static str, &'static str)>,
-    commit: String,
+    source: String,
     rustc: String,
     experiments: Vec<ExperimentView>,
     claims_total: usize,
@@ -275,41 +245,28 @@ fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The git commit of the working tree (with `+dirty` when tracked files changed).
-pub fn git_commit() -> String {
-    match command_line("git", &["rev-parse", "--short=12", "HEAD"]) {
-        Some(c) => {
-            let dirty = command_line("git", &["status", "--porcelain", "--untracked-files=no"])
-                .map(|s| !s.is_empty())
-                .unwrap_or(false);
-            if dirty {
-                format!("{c}+dirty")
-            } else {
-                c
-            }
-        }
-        None => "unknown (not a git checkout)".into(),
-    }
-}
+/// SHA-256 of the sources this binary was built from (`src/`, `templates/`, `profiles/`,
+/// `Cargo.toml`, `Cargo.lock`), computed by `build.rs`: it names the code behind a report
+/// without depending on git, so a report regenerated from the same code is byte-identical.
+pub const SOURCE_SHA256: &str = env!("GNCOND_SOURCE_SHA256");
 
 /// Render `out/report/report.md` from the results recorded in `out`.
 pub fn render(out: &Path) -> Result<PathBuf> {
     let manifest = Manifest::load(out)?;
-    let timings = pipeline::load_timings(out);
     let mut views = Vec::new();
     for exp in experiments::registry() {
         let Some(entry) = manifest.experiments.get(exp.id()) else {
             continue;
         };
-        let df = table::read_csv(&out.join(experiments::csv_path(exp.id())))?;
+        let df = table::read_csv(&out.join(manifest::csv_path(exp.id())))?;
         views.push(ExperimentView {
             id: exp.id().into(),
             paper: entry.paper.clone(),
             title: exp.title().into(),
             description: exp.description().into(),
-            svg: format!("../{}", experiments::svg_path(exp.id())),
-            png: format!("../{}", experiments::png_path(exp.id())),
-            csv: format!("../{}", experiments::csv_path(exp.id())),
+            svg: format!("../{}", manifest::svg_path(exp.id())),
+            png: format!("../{}", manifest::png_path(exp.id())),
+            csv: format!("../{}", manifest::csv_path(exp.id())),
             summary_tex: String::new(),
             profile: entry.profile.clone(),
             profile_source: entry.profile_source.clone(),
@@ -318,7 +275,6 @@ pub fn render(out: &Path) -> Result<PathBuf> {
             data: entry.data.clone(),
             points: entry.points,
             rows: entry.rows,
-            timing: timings.get(exp.id()).cloned(),
             summary: exp.summary(&df)?,
             claims: exp.claims(&df)?,
         });
@@ -335,7 +291,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
     let view = ReportView {
         version: VERSION.into(),
         choices: CHOICES.to_vec(),
-        commit: git_commit(),
+        source: SOURCE_SHA256.into(),
         rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         experiments: views,
         claims_total,
@@ -356,7 +312,10 @@ pub fn render(out: &Path) -> Result<PathBuf> {
 }
 
 fn template_error(name: &str, e: minijinja::Error) -> Error {
-    Error::Numerics(format!("templates/{name}: {e:#}"))
+    Error::Internal(format!(
+        "templates/{name}: {}",
+        e.to_string().replace('\n', " ")
+    ))
 }
 
 fn render_markdown(view: &ReportView) -> Result<String> {

@@ -12,7 +12,7 @@
 //! two records.
 
 use crate::config::Profile;
-use crate::experiments::Experiment;
+use crate::experiment::Experiment;
 use crate::fsutil::write_atomic;
 use crate::seed;
 use crate::{Error, Result};

@@ -226,7 +226,7 @@ pub fn train<M: Trainable>(
         }
         let l = model.loss(x, labels, schedule.loss);
         if !l.is_finite() {
-            return Err(Error::Numerics(format!(
+            return Err(Error::Diverged(format!(
                 "training diverged at epoch {epoch} (loss {l}); lower the learning rate"
             )));
         }

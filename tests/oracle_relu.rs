@@ -156,7 +156,7 @@ fn b_relu_is_finite_exactly_where_the_paper_says() {
 #[test]
 fn linear_style_variant_is_not_a_bound() {
     // Search a fixed, seeded family of small cases for one where κ exceeds the authors'
-    // linear-style variant; PAPER.md §5 reports such a case exists. (Seen here: 10 of 4000,
+    // linear-style variant; docs/METHODS.md §5 reports such a case exists. (Seen here: 10 of 4000,
     // e.g. d=3 m=2 k=3 n=2 α=0.5 with κ = 664 against the variant's 92.) B-relu holds on all.
     let mut violations = 0;
     for case in 0..4000u64 {

@@ -3,10 +3,9 @@
 mod common;
 use common::copy_dir;
 
-use gncond::experiments::SummaryTable;
-use gncond::report::{
-    latex_escape, latex_inline, latex_table, render, render_latex_template, sig, sig_digits,
-};
+use gncond::experiment::SummaryTable;
+use gncond::format::{sig, sig_digits};
+use gncond::report::{latex_escape, latex_inline, latex_table, render, render_latex_template};
 use std::path::Path;
 use std::process::Command;
 

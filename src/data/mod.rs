@@ -1,4 +1,4 @@
-//! Real data: the embedded MNIST subset, the IDX reader, and the preprocessing of PAPER.md §3.
+//! Real data: the embedded MNIST subset, the IDX reader, and the preprocessing of docs/METHODS.md §3.
 
 pub mod cifar;
 pub mod embedded;

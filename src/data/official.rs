@@ -251,7 +251,7 @@ fn download(url: &str, dest: &Path, md5: &str, progress: bool) -> std::result::R
         .build()
         .into();
     if progress && !std::io::stderr().is_terminal() {
-        eprintln!("data: fetching {url}");
+        crate::messages::notice(format!("data: fetching {url}"));
     }
     let mut resp = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
     let expected: Option<u64> = resp
@@ -335,7 +335,7 @@ impl Bar {
                 let frac = got as f64 / t as f64;
                 let filled = (frac * 30.0).round() as usize;
                 format!(
-                    "\r{} [{}{}] {:.1}/{:.1} MB",
+                    "{} [{}{}] {:.1}/{:.1} MB",
                     self.name,
                     "#".repeat(filled.min(30)),
                     " ".repeat(30 - filled.min(30)),
@@ -343,14 +343,14 @@ impl Bar {
                     mb(t)
                 )
             }
-            _ => format!("\r{} {:.1} MB", self.name, mb(got)),
+            _ => format!("{} {:.1} MB", self.name, mb(got)),
         };
-        eprint!("{line}");
+        crate::messages::redraw(&line);
     }
 
     fn finish(&mut self) {
         if self.shown {
-            eprintln!();
+            crate::messages::end_redraw();
             self.shown = false;
         }
     }
@@ -564,4 +564,30 @@ pub fn info(
         ));
     }
     Ok(s)
+}
+
+/// `gncond data fetch`: download and install each of `datasets` not yet in `dir` (from
+/// `mirror` when given), one notice per dataset.
+pub fn fetch_datasets(dir: &Path, datasets: &[Dataset], mirror: Option<&str>) -> Result<()> {
+    for &ds in datasets {
+        if is_installed(dir, ds) {
+            crate::messages::notice(format!(
+                "data: {} already installed in {}",
+                ds.name(),
+                dir.join(ds.name()).display()
+            ));
+            continue;
+        }
+        let mut catalog = Catalog::official(ds);
+        if let Some(m) = mirror {
+            catalog = catalog.with_mirror(m);
+        }
+        let folder = fetch(&catalog, dir, true)?;
+        crate::messages::notice(format!(
+            "data: {} verified and installed in {}",
+            ds.name(),
+            folder.display()
+        ));
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Preprocessing of PAPER.md §3: pixels to [0, 1], strided subsampling, whitening.
+//! Preprocessing of docs/METHODS.md §3: pixels to [0, 1], strided subsampling, whitening.
 
 use super::Images;
 use crate::linalg;
@@ -19,7 +19,7 @@ pub fn design_matrix(images: &Images, n: usize, f: usize) -> Result<DMatrix<f64>
 }
 
 /// As [`design_matrix`] on the grayscale images: each pixel is the mean of its channels,
-/// `(R + G + B) / (3 · 255)` for colour images (PAPER.md §3); unchanged for grayscale ones.
+/// `(R + G + B) / (3 · 255)` for colour images (docs/METHODS.md §3); unchanged for grayscale ones.
 pub fn design_matrix_gray(images: &Images, n: usize, f: usize) -> Result<DMatrix<f64>> {
     matrix(images, n, f, true)
 }

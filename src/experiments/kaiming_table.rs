@@ -5,96 +5,62 @@
 //! closed-form Kronecker sum `{λ_i(W₁ᵀW₁) + λ_j(W₂W₂ᵀ)}` (checked against the Kronecker route
 //! and the explicit Jacobian in the tests).
 
-use super::common::{self, param};
-use super::{Cost, Experiment, SummaryTable};
+use super::kit::{self, first_int, param, Col, Params};
 use crate::bounds;
-use crate::config::{KaimingTableConfig, Profile};
+use crate::claims::Claim;
+use crate::config::Check;
 use crate::data::DataSource;
+use crate::experiment::{Definition, Job, SummaryTable};
+use crate::format::{mean_std, sig};
 use crate::gn;
 use crate::nets::init::kaiming_normal;
-use crate::pipeline::{Point, RunContext};
 use crate::plot::{Figure, Panel, Series};
-use crate::report::{sig, sig_digits};
-use crate::table::{self, Row};
-use crate::verify::{Claim, ClaimKind};
+use crate::runner::Point;
+use crate::table::Row;
 use crate::Result;
 use polars::prelude::DataFrame;
 
 /// The experiment.
 pub struct KaimingTable;
 
-fn config(profile: &Profile) -> Option<&KaimingTableConfig> {
-    profile.experiments.kaiming_table.as_ref()
-}
+impl Definition for KaimingTable {
+    type Config = Config;
+    const ID: &'static str = "kaiming-table";
+    const PAPER: &'static str = "Table (§ Kaiming)";
+    const TITLE: &'static str =
+        "B-kaiming vs the empirical κ over many Kaiming initialisations, one hidden layer";
+    const DESCRIPTION: &'static str = "For one hidden layer of width m at Kaiming \
+         initialisation, the paper bounds κ with high probability using the extreme singular \
+         values of Gaussian matrices. We draw many initialisations per width and compare the \
+         empirical mean, spread and the fraction of draws above the bound with the bound and \
+         its probability level.";
+    const READS_DATA: bool = false;
 
-/// The data of this experiment: none is read, Σ = I is exact.
-fn synthetic_source() -> DataSource {
-    DataSource {
-        id: "whitened-identity".into(),
-        description: "no data set: whitened inputs with Σ = I exactly (the spectrum depends on \
-                      the data only through Σ)"
-            .into(),
-        sha256: crate::fsutil::sha256_hex(b"sigma=identity"),
-    }
-}
-
-impl Experiment for KaimingTable {
-    fn reads_data(&self) -> bool {
-        false
-    }
-
-    fn id(&self) -> &'static str {
-        "kaiming-table"
-    }
-
-    fn paper_ref(&self) -> &'static str {
-        "Table (§ Kaiming)"
-    }
-
-    fn title(&self) -> &'static str {
-        "B-kaiming vs the empirical κ over many Kaiming initialisations, one hidden layer"
-    }
-
-    fn description(&self) -> &'static str {
-        "For one hidden layer of width m at Kaiming initialisation, the paper bounds κ with \
-         high probability using the extreme singular values of Gaussian matrices. We draw \
-         many initialisations per width and compare the empirical mean, spread and the \
-         fraction of draws above the bound with the bound and its probability level."
-    }
-
-    fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        common::config_json(config(profile))
-    }
-
-    fn points(&self, profile: &Profile) -> Vec<Point> {
-        let Some(c) = config(profile) else {
-            return Vec::new();
-        };
-        common::grid(&[common::axis(&c.widths)], 1, |v| {
-            vec![
-                ("d", c.d.to_string()),
-                ("k", c.k.to_string()),
-                ("inits", c.inits.to_string()),
-                ("width", v[0].to_string()),
-            ]
+    fn points(c: &Config) -> Vec<Point> {
+        kit::grid(&[kit::axis(&c.widths)], 1, |v| {
+            Params::new()
+                .with("d", c.d)
+                .with("k", c.k)
+                .with("inits", c.inits)
+                .with("width", v[0])
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> Cost {
-        let Some(c) = config(profile) else {
-            return Cost::NONE;
-        };
+    fn seconds(c: &Config, _: &[Point]) -> f64 {
         let draws: usize = c.widths.iter().map(|m| m * (c.d + c.k)).sum::<usize>() * c.inits;
-        Cost {
-            points: c.widths.len(),
-            seconds: 1.0 + draws as f64 / 2e7,
-        }
+        1.0 + draws as f64 / 2e7
     }
 
-    fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
-        let c = config(profile).expect("run only on configured experiments");
-        let source = synthetic_source();
-        ctx.compute_points(self.id(), &self.points(profile), &source, |point, rng| {
+    fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {
+        // no data set is read: Σ = I is exact
+        let source = DataSource {
+            id: "whitened-identity".into(),
+            description: "no data set: whitened inputs with Σ = I exactly (the spectrum \
+                          depends on the data only through Σ)"
+                .into(),
+            sha256: crate::fsutil::sha256_hex(b"sigma=identity"),
+        };
+        job.compute(&source, |point, rng| {
             let m: usize = param(point, "width");
             let mut kappas = Vec::with_capacity(c.inits);
             for _ in 0..c.inits {
@@ -130,134 +96,129 @@ impl Experiment for KaimingTable {
         })
     }
 
-    fn figure(&self, df: &DataFrame) -> Result<Figure> {
-        let m = table::f64_col(df, "width")?;
-        let mean = table::f64_col(df, "kappa_mean")?;
-        let std = table::f64_col(df, "kappa_std")?;
-        let bound = table::f64_col(df, "b_kaiming")?;
-        let max = table::f64_col(df, "kappa_max")?;
-        let d = table::i64_col(df, "d")?.first().copied().unwrap_or(0);
-        let k = table::i64_col(df, "k")?.first().copied().unwrap_or(0);
-        let inits = table::i64_col(df, "inits")?.first().copied().unwrap_or(0);
-        let t = table::f64_col(df, "t")?.first().copied().unwrap_or(0.0);
+    fn figure(df: &DataFrame) -> Result<Figure> {
+        let m = WIDTH.of(df)?;
         let pts = |v: &[f64], s: Option<&[f64]>| -> Vec<(f64, f64, f64)> {
             (0..m.len())
                 .map(|i| (m[i], v[i], s.map(|s| s[i]).unwrap_or(0.0)))
                 .collect()
         };
-        Ok(Figure {
-            title: format!(
-                "Kaiming init, one hidden layer, Σ = I (d = {d}, k = {k}, {inits} inits per width)"
+        let t = Col::<f64>::new("t").first(df)?.unwrap_or(0.0);
+        let series = vec![
+            Series::measured(
+                "empirical κ, mean ± std",
+                0,
+                pts(&MEAN.of(df)?, Some(&STD.of(df)?)),
             ),
-            panels: vec![Panel {
-                title: String::new(),
-                x_label: "hidden width m (log scale)".into(),
-                y_label: "κ(G_O) (log scale)".into(),
-                log_x: true,
-                log_y: true,
-                integer_x: true,
-                legend_lower: false,
-                series: vec![
-                    Series {
-                        markers_only: false,
-                        label: "empirical κ, mean ± std".into(),
-                        color: 0,
-                        dashed: false,
-                        band: true,
-                        fit: true,
-                        points: pts(&mean, Some(&std)),
-                    },
-                    Series {
-                        markers_only: false,
-                        label: "empirical κ, max".into(),
-                        color: 3,
-                        dashed: true,
-                        band: false,
-                        fit: true,
-                        points: pts(&max, None),
-                    },
-                    Series {
-                        markers_only: false,
-                        label: format!("B-kaiming, t = {t} (finite where √m > √d + t)"),
-                        color: 1,
-                        dashed: true,
-                        band: false,
-                        fit: true,
-                        points: pts(&bound, None),
-                    },
-                ],
-            }],
-        })
+            Series::bound("empirical κ, max", 3, pts(&MAX.of(df)?, None)),
+            Series::bound(
+                format!("B-kaiming, t = {t} (finite where √m > √d + t)"),
+                1,
+                pts(&B_KAIMING.of(df)?, None),
+            ),
+        ];
+        Ok(Figure::new(
+            format!(
+                "Kaiming init, one hidden layer, Σ = I (d = {}, k = {}, {} inits per width)",
+                first_int(df, &kit::cols::D)?,
+                first_int(df, &Col::new("k"))?,
+                first_int(df, &Col::new("inits"))?
+            ),
+            vec![
+                Panel::new("hidden width m (log scale)", "κ(G_O) (log scale)")
+                    .log_x()
+                    .log_y()
+                    .with(series),
+            ],
+        ))
     }
 
-    fn summary(&self, df: &DataFrame) -> Result<SummaryTable> {
-        let m = table::i64_col(df, "width")?;
-        let bound = table::f64_col(df, "b_kaiming")?;
-        let mean = table::f64_col(df, "kappa_mean")?;
-        let std = table::f64_col(df, "kappa_std")?;
-        let above = table::f64_col(df, "fraction_above_bound")?;
-        let prob = table::f64_col(df, "probability")?;
+    fn summary(df: &DataFrame) -> Result<SummaryTable> {
+        let m = kit::cols::WIDTH.of(df)?;
+        let (bound, mean, std) = (B_KAIMING.of(df)?, MEAN.of(df)?, STD.of(df)?);
+        let (above, prob) = (ABOVE.of(df)?, PROBABILITY.of(df)?);
         let rows = (0..m.len())
             .map(|i| {
                 vec![
                     m[i].to_string(),
                     sig(bound[i]),
-                    format!("{} ± {}", sig(mean[i]), sig_digits(std[i], 2)),
+                    mean_std(mean[i], std[i]),
                     format!("{:.4}", above[i]),
                     format!("{:.4}", prob[i]),
                 ]
             })
             .collect();
-        Ok(SummaryTable {
-            caption: "B-kaiming against the empirical κ; the bound holds with probability at \
-                      least the level shown, so at most 1 − level of the draws may exceed it."
-                .into(),
-            header: [
+        Ok(SummaryTable::new(
+            "B-kaiming against the empirical κ; the bound holds with probability at least the \
+             level shown, so at most 1 − level of the draws may exceed it.",
+            &[
                 "m",
                 "B-kaiming",
                 "empirical κ (mean ± std)",
                 "fraction above bound",
                 "probability level",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ],
             rows,
-        })
+        ))
     }
 
-    fn claims(&self, df: &DataFrame) -> Result<Vec<Claim>> {
-        let m = table::i64_col(df, "width")?;
-        let bound = table::f64_col(df, "b_kaiming")?;
-        let mean = table::f64_col(df, "kappa_mean")?;
-        let above = table::f64_col(df, "fraction_above_bound")?;
-        let prob = table::f64_col(df, "probability")?;
+    fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
+        let m = kit::cols::WIDTH.of(df)?;
+        let (bound, mean) = (B_KAIMING.of(df)?, MEAN.of(df)?);
+        let (above, prob) = (ABOVE.of(df)?, PROBABILITY.of(df)?);
         let finite: Vec<usize> = (0..m.len()).filter(|&i| bound[i].is_finite()).collect();
         let allowed = 1.0 - prob.first().copied().unwrap_or(0.0);
         let worst = finite.iter().map(|&i| above[i]).fold(0.0, f64::max);
         Ok(vec![
-            Claim {
-                id: "kaiming-table/b-kaiming-probability".into(),
-                kind: ClaimKind::Guaranteed,
-                statement: "At every width where B-kaiming is finite, the fraction of draws \
-                            above it is at most 8 e^{−t²/2}"
-                    .into(),
-                pass: worst <= allowed && !finite.is_empty(),
-                evidence: format!(
+            Claim::guaranteed(
+                "kaiming-table/b-kaiming-probability",
+                "At every width where B-kaiming is finite, the fraction of draws above it is at \
+                 most 8 e^{−t²/2}",
+                worst <= allowed && !finite.is_empty(),
+                format!(
                     "largest fraction above = {worst:.4} over {} finite widths, allowed {allowed:.4}",
                     finite.len()
                 ),
-            },
-            Claim {
-                id: "kaiming-table/b-kaiming-above-mean".into(),
-                kind: ClaimKind::Paper,
-                statement: "B-kaiming is above the empirical mean κ wherever it is finite".into(),
-                pass: finite.iter().all(|&i| bound[i] >= mean[i]) && !finite.is_empty(),
-                evidence: finite
-                    .iter()
-                    .map(|&i| format!("m={}: {} ≥ {}", m[i], sig(bound[i]), sig(mean[i])))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            },
+            ),
+            Claim::paper(
+                "kaiming-table/b-kaiming-above-mean",
+                "B-kaiming is above the empirical mean κ wherever it is finite",
+                finite.iter().all(|&i| bound[i] >= mean[i]) && !finite.is_empty(),
+                kit::joined(&finite, |&i| {
+                    format!("m={}: {} ≥ {}", m[i], sig(bound[i]), sig(mean[i]))
+                }),
+            ),
         ])
     }
 }
+
+crate::config! {
+    /// Its table in a profile: one hidden layer on whitened data (Σ = I exactly, so only d
+    /// matters, not the data's content).
+    pub struct Config {
+        d: usize => at_least_one,
+        k: usize => at_least_one,
+        /// The deviation t of the tail bound (probability ≥ 1 − 8 e^{−t²/2}).
+        t: f64,
+        widths: Vec<usize> => positive_list,
+        /// Initialisations per width.
+        inits: usize => at_least_one,
+    }
+    more deviation
+}
+
+fn deviation(c: &Config, check: &Check) -> std::result::Result<(), String> {
+    if c.t.is_finite() && c.t >= 0.0 {
+        Ok(())
+    } else {
+        check.fail("t", &format!("{} is impossible, use a number ≥ 0", c.t))
+    }
+}
+
+const WIDTH: Col<f64> = Col::new("width");
+const B_KAIMING: Col<f64> = Col::new("b_kaiming");
+const MEAN: Col<f64> = Col::new("kappa_mean");
+const STD: Col<f64> = Col::new("kappa_std");
+const MAX: Col<f64> = Col::new("kappa_max");
+const ABOVE: Col<f64> = Col::new("fraction_above_bound");
+const PROBABILITY: Col<f64> = Col::new("probability");

@@ -1,162 +1,98 @@
 //! `width-scaling` (Fig. 2b): κ(G_O) versus depth h when the width grows with depth, m = c·h,
 //! against the fixed width m = c as a reference.
 
-use super::common::{self, axis, curves, data_columns, linear_point, param, param_str, span};
-use super::depth_width::{cost_line, data_phrase, depth_table, linear_bound_claims, linear_work};
-use super::{Cost, Experiment, SummaryTable};
-use crate::config::{Profile, WidthScalingConfig};
-use crate::nets::DeepLinear;
-use crate::pipeline::{Point, RunContext};
-use crate::plot::{Figure, Panel, Series};
+use super::kit::{self, axis, curves, param, param_str, span, Curve, Params};
+use crate::claims::Claim;
+use crate::experiment::{Definition, Job, SummaryTable};
+use crate::plot::{Figure, Series};
+use crate::runner::Point;
 use crate::table::Row;
-use crate::verify::{Claim, ClaimKind};
 use crate::Result;
 use polars::prelude::DataFrame;
 
 /// The experiment.
 pub struct WidthScaling;
 
-fn config(profile: &Profile) -> Option<&WidthScalingConfig> {
-    profile.experiments.width_scaling.as_ref()
-}
+impl Definition for WidthScaling {
+    type Config = Config;
+    const ID: &'static str = "width-scaling";
+    const PAPER: &'static str = "Fig. 2b";
+    const TITLE: &'static str =
+        "κ(G_O) vs depth when the width scales with depth, m = c·h (deep linear)";
+    const DESCRIPTION: &'static str = "The paper shows that growing the width in proportion to \
+         the depth, m = c·h, slows the growth of κ with depth, and that for a large factor c κ \
+         even decreases with depth. Beside each proportional curve (solid) we draw the fixed \
+         width m = c (dashed) as the reference it improves on. κ comes from the exact Kronecker \
+         route.";
 
-const PROPORTIONAL: &str = "m=c·h";
-const FIXED: &str = "m=c";
-
-fn width_of(scaling: &str, c: usize, h: usize) -> usize {
-    if scaling == PROPORTIONAL {
-        c * h
-    } else {
-        c
-    }
-}
-
-impl Experiment for WidthScaling {
-    fn id(&self) -> &'static str {
-        "width-scaling"
-    }
-
-    fn paper_ref(&self) -> &'static str {
-        "Fig. 2b"
-    }
-
-    fn title(&self) -> &'static str {
-        "κ(G_O) vs depth when the width scales with depth, m = c·h (deep linear)"
-    }
-
-    fn description(&self) -> &'static str {
-        "The paper shows that growing the width in proportion to the depth, m = c·h, slows the \
-         growth of κ with depth, and that for a large factor c κ even decreases with depth. \
-         Beside each proportional curve (solid) we draw the fixed width m = c (dashed) as the \
-         reference it improves on. κ comes from the exact Kronecker route."
-    }
-
-    fn config_json(&self, profile: &Profile) -> Option<serde_json::Value> {
-        common::config_json(config(profile))
-    }
-
-    fn points(&self, profile: &Profile) -> Vec<Point> {
-        let Some(c) = config(profile) else {
-            return Vec::new();
-        };
+    fn points(c: &Config) -> Vec<Point> {
         let axes = [
             axis(&[PROPORTIONAL, FIXED]),
             axis(&c.multipliers),
             axis(&c.depths),
         ];
-        common::grid(&axes, c.seeds, |v| {
-            vec![
-                ("n", c.n.to_string()),
-                ("downsample", c.downsample.to_string()),
-                ("whiten", c.whiten.to_string()),
-                ("scaling", v[0].to_string()),
-                ("c", v[1].to_string()),
-                ("depth", v[2].to_string()),
-            ]
+        kit::grid(&axes, c.seeds, |v| {
+            Params::data(c.data())
+                .with("scaling", v[0])
+                .with("c", v[1])
+                .with("depth", v[2])
         })
     }
 
-    fn cost_hint(&self, profile: &Profile) -> Cost {
-        let points = self.points(profile);
-        let work = points
-            .iter()
-            .map(|p| {
-                let (c, h): (usize, usize) = (param(p, "c"), param(p, "depth"));
-                linear_work(width_of(param_str(p, "scaling"), c, h), h)
-            })
-            .sum();
-        cost_line(points.len(), work)
-    }
-
-    fn run(&self, profile: &Profile, ctx: &RunContext) -> Result<Vec<Row>> {
-        let c = config(profile).expect("run only on configured experiments");
-        let images = ctx.data(self.wants())?;
-        let (moment, data_rank) = common::prepare(images, c.n, c.downsample, c.whiten)?;
-        ctx.compute_points(
-            self.id(),
-            &self.points(profile),
-            &images.source,
-            |point, rng| {
-                let scaling = param_str(point, "scaling");
-                let (mult, depth): (usize, usize) = (param(point, "c"), param(point, "depth"));
-                let width = width_of(scaling, mult, depth);
-                let row = Row::new()
-                    .text("curve", &format!("{scaling} c={mult}"))
-                    .text("scaling", scaling)
-                    .int("c", mult)
-                    .int("depth", depth)
-                    .int("width", width)
-                    .int("seed", point.replicate as usize);
-                let row = data_columns(row, &moment, data_rank, c.whiten, &images.source.id);
-                let net = DeepLinear::kaiming(&common::dims(moment.d, width, depth), rng);
-                Ok(vec![linear_point(row, &net, &moment)?])
-            },
+    fn seconds(_: &Config, points: &[Point]) -> f64 {
+        kit::seconds_for(
+            points
+                .iter()
+                .map(|p| {
+                    let (c, h): (usize, usize) = (param(p, "c"), param(p, "depth"));
+                    kit::linear_work(width_of(param_str(p, "scaling"), c, h), h)
+                })
+                .sum(),
         )
     }
 
-    fn figure(&self, df: &DataFrame) -> Result<Figure> {
-        let mut series = Vec::new();
-        for (scaling, dashed) in [(PROPORTIONAL, false), (FIXED, true)] {
-            for (i, (c, curve)) in scaled_curves(df, scaling)?.into_iter().enumerate() {
-                series.push(Series {
-                    markers_only: false,
-                    label: format!("κ, {}", scaling.replace('c', &c)),
-                    color: i,
-                    dashed,
-                    band: !dashed,
-                    fit: true,
-                    points: curve,
-                });
-            }
-        }
-        Ok(Figure {
-            title: format!("Width proportional to depth, {}", data_phrase(df)?),
-            panels: vec![Panel {
-                title: String::new(),
-                x_label: "depth h = number of hidden layers (L = h + 1 weight matrices)".into(),
-                y_label: "condition number κ(G_O) (log scale)".into(),
-                log_x: false,
-                log_y: true,
-                integer_x: true,
-                legend_lower: false,
-                series,
-            }],
+    fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {
+        kit::run_linear(job, c.data(), |point| {
+            let scaling = param_str(point, "scaling");
+            let (mult, depth): (usize, usize) = (param(point, "c"), param(point, "depth"));
+            let width = width_of(scaling, mult, depth);
+            let row = Row::new()
+                .text("curve", &format!("{scaling} c={mult}"))
+                .text("scaling", scaling)
+                .int("c", mult)
+                .int("depth", depth)
+                .int("width", width);
+            (row, width, depth)
         })
     }
 
-    fn summary(&self, df: &DataFrame) -> Result<SummaryTable> {
-        let mut t = depth_table(df, "curve", "")?;
+    fn figure(df: &DataFrame) -> Result<Figure> {
+        let mut series = Vec::new();
+        for (scaling, fixed) in [(PROPORTIONAL, false), (FIXED, true)] {
+            for (i, (c, curve)) in scaled_curves(df, scaling)?.into_iter().enumerate() {
+                let s = Series::measured(format!("κ, {}", scaling.replace('c', &c)), i, curve);
+                series.push(if fixed { s.dashed().no_band() } else { s });
+            }
+        }
+        Ok(Figure::new(
+            format!("Width proportional to depth, {}", kit::data_phrase(df)?),
+            vec![kit::depth_panel().with(series)],
+        ))
+    }
+
+    fn summary(df: &DataFrame) -> Result<SummaryTable> {
+        let mut t = kit::depth_table(df, "curve", "")?;
         t.caption = "Mean ± std of κ over seeds, mean B-convex in brackets; columns name the \
                      width rule and its factor c."
             .into();
         Ok(t)
     }
 
-    fn claims(&self, df: &DataFrame) -> Result<Vec<Claim>> {
-        let mut claims = linear_bound_claims(self.id(), df, "width")?;
+    fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
+        let mut claims = kit::linear_bound_claims(Self::ID, df, "width")?;
         let prop = scaled_curves(df, PROPORTIONAL)?;
         let fixed = scaled_curves(df, FIXED)?;
-        let growth = |c: &common::Curve| c.last().map(|l| l.1).unwrap_or(0.0) / c[0].1;
+        let growth = |c: &Curve| c.last().map(|l| l.1).unwrap_or(0.0) / c[0].1;
         let mut slows = true;
         let mut ev = Vec::new();
         for ((c, p), (_, f)) in prop.iter().zip(&fixed) {
@@ -169,33 +105,28 @@ impl Experiment for WidthScaling {
                 growth(f)
             ));
         }
-        claims.push(Claim {
-            id: "width-scaling/proportional-slows-growth".into(),
-            kind: ClaimKind::Paper,
-            statement: "For every c, κ grows less from the smallest to the largest depth with \
-                        m = c·h than with the fixed width m = c"
-                .into(),
-            pass: slows && !prop.is_empty(),
-            evidence: ev.join("; "),
-        });
+        claims.push(Claim::paper(
+            "width-scaling/proportional-slows-growth",
+            "For every c, κ grows less from the smallest to the largest depth with m = c·h \
+             than with the fixed width m = c",
+            slows && !prop.is_empty(),
+            ev.join("; "),
+        ));
         if let Some((c, p)) = prop.last() {
-            let reverses = growth(p) < 1.0;
-            claims.push(Claim {
-                id: "width-scaling/large-c-reverses".into(),
-                kind: ClaimKind::Paper,
-                statement: "For the largest factor c, κ at the largest depth is below κ at the \
-                            smallest depth"
-                    .into(),
-                pass: reverses,
-                evidence: format!("c={c}: κ {} (×{:.3})", span(p), growth(p)),
-            });
+            claims.push(Claim::paper(
+                "width-scaling/large-c-reverses",
+                "For the largest factor c, κ at the largest depth is below κ at the smallest \
+                 depth",
+                growth(p) < 1.0,
+                format!("c={c}: κ {} (×{:.3})", span(p), growth(p)),
+            ));
         }
         Ok(claims)
     }
 }
 
 /// Mean ± std κ versus depth per factor c, for one width rule.
-fn scaled_curves(df: &DataFrame, scaling: &str) -> Result<Vec<(String, common::Curve)>> {
+fn scaled_curves(df: &DataFrame, scaling: &str) -> Result<Vec<(String, Curve)>> {
     Ok(curves(df, "curve", "depth", "kappa")?
         .into_iter()
         .filter_map(|(g, c)| {
@@ -203,4 +134,25 @@ fn scaled_curves(df: &DataFrame, scaling: &str) -> Result<Vec<(String, common::C
                 .map(|m| (m.to_string(), c))
         })
         .collect())
+}
+
+crate::config! {
+    /// Its table in a profile.
+    pub struct Config [data] {
+        depths: Vec<usize> => positive_list,
+        /// The factors c of m = c·h.
+        multipliers: Vec<usize> => positive_list,
+        seeds: usize => at_least_one,
+    }
+}
+
+const PROPORTIONAL: &str = "m=c·h";
+const FIXED: &str = "m=c";
+
+fn width_of(scaling: &str, c: usize, h: usize) -> usize {
+    if scaling == PROPORTIONAL {
+        c * h
+    } else {
+        c
+    }
 }

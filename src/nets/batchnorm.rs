@@ -1,4 +1,4 @@
-//! One hidden linear layer with batch normalisation (PAPER.md §2):
+//! One hidden linear layer with batch normalisation (docs/METHODS.md §2):
 //! `Linear(d→m) → BatchNorm(m) → Linear(m→k)`, no biases, batch statistics over the n samples
 //! (PyTorch's training mode: biased variance, ε = 1e-5), affine parameters γ, β trained.
 //! The outputs of all samples are coupled through the batch mean and variance, so the

@@ -1,4 +1,4 @@
-//! Linear 1-D CNNs in the authors' layout (PAPER.md §2): the flattened image (length d, one
+//! Linear 1-D CNNs in the authors' layout (docs/METHODS.md §2): the flattened image (length d, one
 //! channel) goes through `Conv1d(1→m, ks)`, then h hidden `Conv1d(m→m, ks)` (no padding,
 //! stride 1, no bias), then is flattened channel-major and mapped by `Linear(m·d_L → k)`.
 //! PyTorch's Conv1d is a cross-correlation: `y[c, p] = Σ_{c', t} w[c, c', t] x[c', p + t]`.

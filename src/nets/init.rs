@@ -1,4 +1,4 @@
-//! Weight initialisations (PAPER.md §2). Entries are drawn row by row, layer by layer, from
+//! Weight initialisations (docs/METHODS.md §2). Entries are drawn row by row, layer by layer, from
 //! the point's generator, so a weight matrix matches PyTorch's row-major storage order.
 
 use crate::seed::{normal, PointRng};

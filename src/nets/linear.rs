@@ -1,4 +1,4 @@
-//! Deep linear networks `f(x) = W_L ⋯ W_1 x` (no biases), PAPER.md §2.
+//! Deep linear networks `f(x) = W_L ⋯ W_1 x` (no biases), docs/METHODS.md §2.
 //!
 //! `W_ℓ` is `m_ℓ × m_{ℓ-1}` with `m_0 = d` and `m_L = k`. Depth in figures is the number of
 //! hidden layers `h = L − 1`.

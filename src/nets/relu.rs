@@ -1,4 +1,4 @@
-//! Two-layer (leaky) ReLU networks `f(x) = W σ(V x)` with `σ(z) = max(z, αz)` (PAPER.md §2):
+//! Two-layer (leaky) ReLU networks `f(x) = W σ(V x)` with `σ(z) = max(z, αz)` (docs/METHODS.md §2):
 //! ReLU is α = 0, the linear network α = 1. `V` is m×d, `W` is k×m, no biases.
 
 use super::init::kaiming_normal;

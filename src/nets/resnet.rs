@@ -1,4 +1,4 @@
-//! CIFAR-style ResNet (PAPER.md §2, "Small ResNet"): a 3×3 stem convolution with batch norm and
+//! CIFAR-style ResNet (docs/METHODS.md §2, "Small ResNet"): a 3×3 stem convolution with batch norm and
 //! ReLU, three stages of basic blocks of widths w, 2w, 4w (the first block of stages 2 and 3
 //! has stride 2), global average pooling and a bias-free linear head. ResNet20 is 3 blocks per
 //! stage with w = 16.
@@ -202,7 +202,7 @@ impl ResNet {
     /// fill `theta` tensor by tensor).
     pub fn new(spec: ResNetSpec) -> ResNet {
         assert!(
-            spec.base_width >= 2 && spec.base_width % 2 == 0,
+            spec.base_width >= 2 && spec.base_width.is_multiple_of(2),
             "base width must be even"
         );
         assert!(spec.blocks_per_stage >= 1 && spec.classes >= 1);

@@ -1,0 +1,136 @@
+//! Claims: every guaranteed bound and every qualitative claim of the paper that a figure
+//! supports is a named predicate over a result table, with the evidence numbers it used.
+//! Experiments build them here; `verify` collects them.
+
+use serde::Serialize;
+
+/// What kind of statement a claim is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ClaimKind {
+    /// A theorem: a violation is a bug, never noise.
+    Guaranteed,
+    /// A qualitative claim of the paper, checked on our grid.
+    Paper,
+}
+
+/// One checked claim.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    /// Stable name, `experiment/claim`.
+    pub id: String,
+    pub kind: ClaimKind,
+    /// What is claimed, in one sentence.
+    pub statement: String,
+    pub pass: bool,
+    /// The numbers the verdict rests on.
+    pub evidence: String,
+}
+
+impl Claim {
+    /// A theorem's check: `id`, the statement, the verdict and its evidence.
+    pub fn guaranteed(id: &str, statement: &str, pass: bool, evidence: String) -> Claim {
+        Claim::new(ClaimKind::Guaranteed, id, statement, pass, evidence)
+    }
+
+    /// A qualitative claim of the paper checked on our grid.
+    pub fn paper(id: &str, statement: &str, pass: bool, evidence: String) -> Claim {
+        Claim::new(ClaimKind::Paper, id, statement, pass, evidence)
+    }
+
+    fn new(kind: ClaimKind, id: &str, statement: &str, pass: bool, evidence: String) -> Claim {
+        Claim {
+            id: id.into(),
+            kind,
+            statement: statement.into(),
+            pass,
+            evidence,
+        }
+    }
+
+    /// PASS or FAIL.
+    pub fn verdict(&self) -> &'static str {
+        if self.pass {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+}
+
+/// Relative slack for "bound ≥ κ": the rounding of two independent eigen/singular-value
+/// computations, not a tolerance on the theorem.
+pub const BOUND_SLACK: f64 = 1e-9;
+
+/// The largest ratio `value / bound` over rows, with the row index (for bound checks).
+pub fn worst_ratio(value: &[f64], bound: &[f64]) -> (f64, usize) {
+    (0..value.len())
+        .map(|i| (value[i] / bound[i], i))
+        .fold((0.0, 0), |a, b| if b.0 > a.0 { b } else { a })
+}
+
+/// Claim: `bound` ≥ `kappa` on every row (up to [`BOUND_SLACK`]), with the worst ratio as
+/// evidence, naming the row by `label`.
+pub fn bound_claim(
+    id: &str,
+    statement: &str,
+    kappa: &[f64],
+    bound: &[f64],
+    label: impl Fn(usize) -> String,
+) -> Claim {
+    let (worst, at) = worst_ratio(kappa, bound);
+    Claim::guaranteed(
+        id,
+        statement,
+        kappa
+            .iter()
+            .zip(bound)
+            .all(|(k, b)| *k <= b * (1.0 + BOUND_SLACK)),
+        format!(
+            "max ratio = {worst:.12} at {} over {} points (slack {BOUND_SLACK:e})",
+            label(at),
+            kappa.len()
+        ),
+    )
+}
+
+/// How often `value` exceeds an estimate that is not a theorem (counted, never failed).
+pub fn count_above(value: &[f64], estimate: &[f64]) -> usize {
+    value
+        .iter()
+        .zip(estimate)
+        .filter(|(v, e)| **v > **e * (1.0 + BOUND_SLACK))
+        .count()
+}
+
+/// Spearman rank correlation of two equally long samples (average ranks for ties).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for &t in &idx[i..=j] {
+                r[t] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    if vx == 0.0 || vy == 0.0 {
+        0.0
+    } else {
+        cov / (vx * vy).sqrt()
+    }
+}
