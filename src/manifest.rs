@@ -78,8 +78,12 @@ impl Manifest {
     }
 
     fn parse(path: &Path) -> Result<Manifest> {
-        let text = crate::fsutil::read(path)?;
-        serde_json::from_slice(&text).map_err(|e| {
+        Manifest::from_bytes(&crate::fsutil::read(path)?, path)
+    }
+
+    /// A manifest from the bytes of the file at `path` (named in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Manifest> {
+        serde_json::from_slice(bytes).map_err(|e| {
             Error::Input(format!(
                 "{}: not a gncond manifest ({e}); remove it, or run into another --out",
                 path.display()

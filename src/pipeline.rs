@@ -49,7 +49,8 @@ pub fn run(opts: &RunOptions) -> Result<()> {
     if opts.jobs == 0 {
         return Err(Error::Input("--jobs must be at least 1".into()));
     }
-    if let Some(dir) = &opts.cache_dir {
+    // a merge only reads the cache: it must not create it
+    if let (Some(dir), false) = (&opts.cache_dir, opts.mode == RunMode::Merge) {
         ensure_writable_dir(dir)?;
     }
     let cache = opts.cache_dir.clone().map(Cache::new);

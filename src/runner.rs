@@ -95,7 +95,8 @@ impl Cache {
         let path = self.path(&self.key(seed_text, data_sha));
         let texts: Vec<String> = rows.iter().map(Row::to_cache_text).collect();
         let sep = format!("{ROW_SEPARATOR}\n");
-        let entry = format!("seconds\t{seconds}\n{}", texts.join(&sep));
+        let body = format!("seconds\t{seconds}\n{}", texts.join(&sep));
+        let entry = format!("{body}{CHECKSUM}\t{}\n", sha256_hex(body.as_bytes()));
         write_atomic(&path, entry.as_bytes())
     }
 }
@@ -108,10 +109,19 @@ enum Lookup {
     Corrupt,
 }
 
-/// Parse a cache entry: `seconds\t<s>` then the rows' cells, rows separated by `---`.
-fn parse_entry(bytes: &[u8]) -> Option<(Vec<Row>, f64)> {
+/// Parse a cache entry: `seconds\t<s>`, the rows' cells (rows separated by `---`), then
+/// `sha256\t<hex>` of all that; None
+/// when it is not a readable entry (it is then recomputed).
+pub fn parse_entry(bytes: &[u8]) -> Option<(Vec<Row>, f64)> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let (first, rest) = text.split_once('\n')?;
+    // the last line is the checksum of everything before it: a truncated or altered entry
+    // fails here, even where what is left would parse
+    let (body, last) = text.strip_suffix('\n')?.rsplit_once('\n')?;
+    let body = &text[..body.len() + 1];
+    if last != format!("{CHECKSUM}\t{}", sha256_hex(body.as_bytes())) {
+        return None;
+    }
+    let (first, rest) = body.split_once('\n')?;
     let seconds: f64 = first.strip_prefix("seconds\t")?.parse().ok()?;
     if !seconds.is_finite() || seconds < 0.0 {
         return None;
@@ -129,6 +139,9 @@ fn parse_entry(bytes: &[u8]) -> Option<(Vec<Row>, f64)> {
     let rows: Option<Vec<Row>> = chunks.iter().map(|c| Row::from_cache_text(c)).collect();
     Some((rows?, seconds))
 }
+
+/// The key of the last line of a cache entry, which holds the SHA-256 of the lines before it.
+const CHECKSUM: &str = "sha256";
 
 /// The line that separates the rows of one point in a cache entry (a cell line always holds
 /// two tabs, so it cannot be mistaken for one).

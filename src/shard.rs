@@ -128,6 +128,18 @@ pub struct ShardRecord {
     pub points: Vec<String>,
 }
 
+impl ShardRecord {
+    /// A record from the bytes of the file at `path` (named in errors).
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<ShardRecord> {
+        serde_json::from_slice(bytes).map_err(|err| {
+            Error::Input(format!(
+                "merge: {}: not a shard record ({err})",
+                path.display()
+            ))
+        })
+    }
+}
+
 /// The folder of a profile's shard records under a cache folder.
 pub fn records_dir(cache_dir: &Path, profile: &Profile) -> PathBuf {
     cache_dir
@@ -156,13 +168,7 @@ pub fn check_records(cache_dir: &Path, profile: &Profile, program: &str) -> Resu
             if !name.ends_with(".json") {
                 continue;
             }
-            let text = crate::fsutil::read(&e.path())?;
-            let r: ShardRecord = serde_json::from_slice(&text).map_err(|err| {
-                bad(format!(
-                    "{}: not a shard record ({err})",
-                    e.path().display()
-                ))
-            })?;
+            let r = ShardRecord::from_bytes(&crate::fsutil::read(&e.path())?, &e.path())?;
             if name != format!("{}-of-{}.json", r.shard, r.of) {
                 return Err(bad(format!(
                     "{}: holds shard {}/{}, not what its name says (a copied record?)",

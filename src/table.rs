@@ -81,7 +81,7 @@ impl Default for Row {
 }
 
 fn polars_err(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
-    move |e| Error::Numerics(format!("{context}: {e}"))
+    move |e| Error::Internal(format!("{context}: {e}"))
 }
 
 /// Rows (all with the same columns, in the same order) to a DataFrame.
@@ -94,7 +94,7 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
         let get = |r: &Row| -> Result<Cell> {
             match r.0.get(c) {
                 Some((n, v)) if n == name => Ok(v.clone()),
-                _ => Err(Error::Numerics(format!("row columns differ at '{name}'"))),
+                _ => Err(Error::Internal(format!("row columns differ at '{name}'"))),
             }
         };
         let column = match cell {
@@ -103,7 +103,7 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
                     .iter()
                     .map(|r| match get(r)? {
                         Cell::Int(x) => Ok(x),
-                        _ => Err(Error::Numerics(format!("column '{name}' mixes types"))),
+                        _ => Err(Error::Internal(format!("column '{name}' mixes types"))),
                     })
                     .collect();
                 Column::new(name.as_str().into(), v?)
@@ -113,7 +113,7 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
                     .iter()
                     .map(|r| match get(r)? {
                         Cell::Float(x) => Ok(x),
-                        _ => Err(Error::Numerics(format!("column '{name}' mixes types"))),
+                        _ => Err(Error::Internal(format!("column '{name}' mixes types"))),
                     })
                     .collect();
                 Column::new(name.as_str().into(), v?)
@@ -123,7 +123,7 @@ pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
                     .iter()
                     .map(|r| match get(r)? {
                         Cell::Str(x) => Ok(x),
-                        _ => Err(Error::Numerics(format!("column '{name}' mixes types"))),
+                        _ => Err(Error::Internal(format!("column '{name}' mixes types"))),
                     })
                     .collect();
                 Column::new(name.as_str().into(), v?)

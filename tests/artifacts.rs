@@ -261,3 +261,47 @@ fn a_full_disk_mid_write_keeps_the_previous_artifacts() {
         "the previous artifacts changed"
     );
 }
+
+#[test]
+fn a_corrupt_cache_entry_is_recomputed_and_the_run_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let args = [
+        "run",
+        "kaiming-table",
+        "--profile",
+        "quick",
+        "--out",
+        s(&out),
+        "--cache-dir",
+        s(&cache),
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read(out.join("figures/data/kaiming-table.csv")).unwrap();
+    let entry = snapshot(&cache)
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| p.extension().is_some_and(|e| e == "row"))
+        .expect("a cache entry");
+    let mut bytes = std::fs::read(&entry).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&entry, bytes).unwrap();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 corrupt cache entry recomputed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        csv,
+        std::fs::read(out.join("figures/data/kaiming-table.csv")).unwrap()
+    );
+    let o = run(&args);
+    assert!(
+        stderr(&o).contains("from the cache, nothing to recompute"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -363,3 +363,164 @@ fn resnet_matches_the_in_crate_path_and_names_a_bad_tensor() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// The Gauss-Newton matrix of `W σ(V x)` (σ the leaky ReLU of slope α) built by hand: the
+/// stacked Jacobian J (nk × p, sample-major) from its formula, ∂f_a/∂W_{aj} = σ(v_j·x) and
+/// ∂f_a/∂V_{jc} = W_{aj} σ'(v_j·x) x_c; κ is that of J Jᵀ over its eigenvalues above the
+/// rank threshold.
+fn relu_kappa_by_hand(v: &DMatrix<f64>, w: &DMatrix<f64>, x: &DMatrix<f64>, alpha: f64) -> f64 {
+    let (m, d) = v.shape();
+    let (k, n) = (w.nrows(), x.ncols());
+    let p = m * d + k * m;
+    let mut j = DMatrix::<f64>::zeros(n * k, p);
+    for i in 0..n {
+        let z = v * x.column(i);
+        for a in 0..k {
+            let row = i * k + a;
+            for h in 0..m {
+                let slope = if z[h] > 0.0 { 1.0 } else { alpha };
+                for c in 0..d {
+                    // V is flattened row-major first, then W
+                    j[(row, h * d + c)] = w[(a, h)] * slope * x[(c, i)];
+                }
+                j[(row, m * d + a * m + h)] = slope * z[h];
+            }
+        }
+    }
+    let g = &j * j.transpose();
+    let mut eigs: Vec<f64> = g.symmetric_eigenvalues().iter().copied().collect();
+    eigs.sort_by(|a, b| b.total_cmp(a));
+    let threshold = eigs[0] * eigs.len() as f64 * f64::EPSILON;
+    let smallest = eigs
+        .iter()
+        .copied()
+        .filter(|&e| e > threshold)
+        .fold(f64::INFINITY, f64::min);
+    eigs[0] / smallest
+}
+
+#[test]
+fn a_relu_file_under_arch_relu_gives_the_kappa_of_its_hand_built_gram() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(17);
+    let (d, m, k, n) = (5, 8, 3, 6);
+    let v = gaussian(m, d, &mut r);
+    let w = gaussian(k, m, &mut r);
+    let x = gaussian(d, n, &mut r);
+    let file = tmp.path().join("relu.safetensors");
+    write(
+        &file,
+        &[("0.weight", &v), ("2.weight", &w), ("X", &x.transpose())],
+        false,
+    );
+    for alpha in [0.0, 0.3] {
+        let a = alpha.to_string();
+        let out = json(&run(&[
+            "spectrum",
+            file.to_str().unwrap(),
+            "--arch",
+            "relu",
+            "--alpha",
+            &a,
+            "--json",
+        ]));
+        let kappa = out["kappa"].as_f64().unwrap();
+        let want = relu_kappa_by_hand(&v, &w, &x, alpha);
+        assert!(rel(kappa, want) < 1e-9, "α = {alpha}: {kappa} vs {want}");
+    }
+    // the same file under --arch linear is refused, not read as a one-layer network
+    let o = run(&["spectrum", file.to_str().unwrap(), "--arch", "linear"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("try --arch relu"));
+}
+
+#[test]
+fn every_infinite_bound_says_why_for_this_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut r = rng(23);
+    // a hidden width (3) below max(d, k) = 5: B-convex and B-loose are infinite, and say so
+    let (d, n) = (5, 12);
+    let x = gaussian(d, n, &mut r);
+    let net = DeepLinear::kaiming(&[d, 3, 4], &mut r);
+    let file = tmp.path().join("narrow.safetensors");
+    write(
+        &file,
+        &[
+            ("0.weight", &net.weights[0]),
+            ("1.weight", &net.weights[1]),
+            ("X", &x.transpose()),
+        ],
+        false,
+    );
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "linear",
+        "--json",
+    ]));
+    for b in ["b_convex", "b_loose"] {
+        assert_eq!(out[b], "inf");
+        let note = out[format!("{b}_note")].as_str().unwrap();
+        assert_eq!(
+            note, "infinite: hidden width 3 is below max(d, k) = 5",
+            "{b}"
+        );
+    }
+    // wide enough: a finite, guaranteed bound
+    let net = DeepLinear::kaiming(&[d, 7, 4], &mut r);
+    write(
+        &file,
+        &[
+            ("0.weight", &net.weights[0]),
+            ("1.weight", &net.weights[1]),
+            ("X", &x.transpose()),
+        ],
+        false,
+    );
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "linear",
+        "--json",
+    ]));
+    assert!(out["b_convex"].as_f64().unwrap().is_finite());
+    assert_eq!(out["b_convex_note"], "guaranteed upper bound on κ(G_O)");
+    // ReLU with α = 0, n > d and m < n: both blocks singular, named with this network's sizes
+    let v = gaussian(4, d, &mut r);
+    let w = gaussian(3, 4, &mut r);
+    let file = tmp.path().join("relu.safetensors");
+    write(
+        &file,
+        &[("0.weight", &v), ("2.weight", &w), ("X", &x.transpose())],
+        false,
+    );
+    let out = json(&run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "relu",
+        "--json",
+    ]));
+    assert_eq!(out["b_relu"], "inf");
+    assert_eq!(
+        out["b_relu_note"],
+        "infinite: α = 0 removes the XᵀX block, and m = 4 < n = 12 makes F Fᵀ singular"
+    );
+    let text = run(&[
+        "spectrum",
+        file.to_str().unwrap(),
+        "--arch",
+        "relu",
+        "--alpha",
+        "0.5",
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.contains(
+            "infinite: n = 12 > d = 5 makes XᵀX singular, and m = 4 < n = 12 makes F Fᵀ singular"
+        ),
+        "{text}"
+    );
+}
