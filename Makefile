@@ -5,7 +5,7 @@ CARGO ?= cargo
 BIN   := target/debug/gncond
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build run report verify quick golden test clean bench pdf latex-check data
+.PHONY: all build run report verify quick golden test clean bench pdf latex-check data paper paper-report
 
 ## make: run the default profile, render the report, verify every claim
 all: run report verify
@@ -40,6 +40,22 @@ pdf: report
 verify: build
 	$(BIN) verify --fail-on guaranteed
 
+## the paper's own sizes (the paper profile) into out/paper, never the committed figures/:
+## prints the estimate per experiment and in total first; all cores; the point cache is on,
+## so an interrupted run (Ctrl-C, a lost session) resumes where it stopped with `make paper`
+PAPER_OUT ?= out/paper
+paper: build
+	@echo "make paper: the paper profile, estimated cost per experiment on this machine:"
+	@$(BIN) list --profile paper
+	@echo "make paper: outputs go to $(PAPER_OUT)/figures and $(PAPER_OUT)/report (make paper-report);"
+	@echo "make paper: finished points are kept in .gncond-cache, so running make paper again resumes"
+	$(BIN) run --profile paper --jobs $(JOBS) --out $(PAPER_OUT)
+
+## the report and claim checks of the paper profile's results in out/paper
+paper-report: build
+	$(BIN) report --out $(PAPER_OUT)
+	$(BIN) verify --out $(PAPER_OUT) --fail-on guaranteed
+
 ## the quick profile into out/quick (scratch: never touches figures/ or tests/golden/)
 quick: build
 	$(BIN) run --profile quick --jobs $(JOBS) --out out/quick
@@ -53,13 +69,14 @@ golden: build
 	$(BIN) verify --out tests/golden --fail-on guaranteed
 
 ## what CI runs: format, lints, unit and integration tests, then the quick profile compared
-## with tests/golden (numbers to 1e-9 relative, SVG byte for byte)
+## with tests/golden (numbers to 1e-9 relative, SVG byte for byte; on a difference the
+## side-by-side pictures and changed cells are in out/check-diff/index.html)
 test:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) test --locked
 	$(CARGO) build --locked
-	$(BIN) check --golden tests/golden --jobs $(JOBS)
+	$(BIN) check --golden tests/golden --jobs $(JOBS) --diff-dir out/check-diff
 	$(BIN) verify --out tests/golden --fail-on guaranteed
 	$(MAKE) --no-print-directory latex-check
 

@@ -1,10 +1,12 @@
 //! `gncond check`: regenerate a profile into a scratch folder and compare it with committed
 //! reference outputs. Numbers must agree to a relative tolerance, SVGs byte for byte, and every
-//! reference artifact must exist.
+//! reference artifact must exist. On any difference it writes a diff folder (`figdiff`):
+//! every changed cell, and every changed figure as reference | now | difference.
 
 use crate::config::Profile;
+use crate::figdiff::{self, CellDiff, ExperimentDiff};
 use crate::manifest::{self, Manifest};
-use crate::messages::notice;
+use crate::messages::{finding, notice};
 use crate::pipeline::{self, RunOptions};
 use crate::table;
 use crate::{Error, Result};
@@ -15,41 +17,57 @@ use std::path::{Path, PathBuf};
 /// them bit for bit; the tolerance only absorbs a different CPU's SIMD kernel choice.
 pub const REL_TOL: f64 = 1e-9;
 
-/// Compare the results in `fresh` with the references in `golden`; returns the differences.
-pub fn compare(golden: &Path, fresh: &Path) -> Result<Vec<String>> {
+/// Compare the results in `fresh` with the references in `golden`: per experiment with a
+/// difference, its changed cells, its changed figures (side by side) and other notes.
+pub fn compare(golden: &Path, fresh: &Path) -> Result<Vec<ExperimentDiff>> {
     let manifest = Manifest::load(golden)?;
-    let mut diffs = Vec::new();
+    let mut all = Vec::new();
     for (id, entry) in &manifest.experiments {
+        let mut d = ExperimentDiff {
+            id: id.clone(),
+            cells: Vec::new(),
+            figures: Vec::new(),
+            notes: Vec::new(),
+        };
         for rel in entry.artifacts.keys() {
             if !golden.join(rel).exists() {
-                diffs.push(format!(
-                    "{id}: reference {} is missing (listed in the manifest)",
+                d.notes.push(format!(
+                    "reference {} is missing (listed in the manifest)",
                     golden.join(rel).display()
                 ));
             }
             if !fresh.join(rel).exists() {
-                diffs.push(format!("{id}: the fresh run did not write {rel}"));
+                d.notes.push(format!("the fresh run did not write {rel}"));
             }
         }
         let csv = manifest::csv_path(id);
         if golden.join(&csv).exists() && fresh.join(&csv).exists() {
             let a = table::read_csv(&golden.join(&csv))?;
             let b = table::read_csv(&fresh.join(&csv))?;
-            diffs.extend(compare_frames(id, &a, &b)?);
+            let (cells, notes) = compare_frames(&a, &b)?;
+            d.cells = cells;
+            d.notes.extend(notes);
         }
         let svg = manifest::svg_path(id);
         if golden.join(&svg).exists() && fresh.join(&svg).exists() {
             let a = crate::fsutil::read(&golden.join(&svg))?;
             let b = crate::fsutil::read(&fresh.join(&svg))?;
             if a != b {
-                diffs.push(format!(
-                    "{id}: {svg} differs ({})",
-                    first_difference(&a, &b)
-                ));
+                d.notes
+                    .push(format!("{svg} differs ({})", first_difference(&a, &b)));
+                let (ra, rb) = (
+                    figdiff::rasterize(&String::from_utf8_lossy(&a))?,
+                    figdiff::rasterize(&String::from_utf8_lossy(&b))?,
+                );
+                let (png, changed) = figdiff::side_by_side(&ra, &rb)?;
+                d.figures.push((format!("{id}.png"), png, changed));
             }
         }
+        if !(d.cells.is_empty() && d.notes.is_empty()) {
+            all.push(d);
+        }
     }
-    Ok(diffs)
+    Ok(all)
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> String {
@@ -86,55 +104,53 @@ fn numeric_equal(a: f64, b: f64) -> bool {
     (a - b).abs() <= REL_TOL * a.abs().max(b.abs())
 }
 
-/// Cell-by-cell comparison of two result tables, naming experiment, column and point.
-pub fn compare_frames(id: &str, golden: &DataFrame, fresh: &DataFrame) -> Result<Vec<String>> {
-    let mut diffs = Vec::new();
-    let (ga, fa): (Vec<String>, Vec<String>) = (
-        golden
-            .get_column_names()
+/// Cell-by-cell comparison of two result tables: the changed cells, and notes for a change
+/// of shape (other columns or another number of rows, when cells cannot be paired).
+pub fn compare_frames(
+    golden: &DataFrame,
+    fresh: &DataFrame,
+) -> Result<(Vec<CellDiff>, Vec<String>)> {
+    let names = |df: &DataFrame| -> Vec<String> {
+        df.get_column_names()
             .iter()
             .map(|s| s.to_string())
-            .collect(),
-        fresh
-            .get_column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-    );
+            .collect()
+    };
+    let (ga, fa) = (names(golden), names(fresh));
     if ga != fa {
-        diffs.push(format!(
-            "{id}: columns differ: reference {ga:?}, now {fa:?}"
+        return Ok((
+            Vec::new(),
+            vec![format!("columns differ: reference {ga:?}, now {fa:?}")],
         ));
-        return Ok(diffs);
     }
     if golden.height() != fresh.height() {
-        diffs.push(format!(
-            "{id}: {} rows in the reference, {} now",
-            golden.height(),
-            fresh.height()
+        return Ok((
+            Vec::new(),
+            vec![format!(
+                "{} rows in the reference, {} now",
+                golden.height(),
+                fresh.height()
+            )],
         ));
-        return Ok(diffs);
     }
-    for name in &ga {
-        let numeric = golden
-            .column(name)
+    let is_numeric = |df: &DataFrame, name: &str| {
+        df.column(name)
             .map(|c| c.dtype().is_primitive_numeric())
             .unwrap_or(false)
-            && fresh
-                .column(name)
-                .map(|c| c.dtype().is_primitive_numeric())
-                .unwrap_or(false);
-        if numeric {
+    };
+    let mut cells = Vec::new();
+    for name in &ga {
+        if is_numeric(golden, name) && is_numeric(fresh, name) {
             let (a, b) = (table::f64_col(golden, name)?, table::f64_col(fresh, name)?);
             for i in 0..a.len() {
                 if !numeric_equal(a[i], b[i]) {
-                    let rel = (a[i] - b[i]).abs() / a[i].abs().max(b[i].abs());
-                    diffs.push(format!(
-                        "{id}: column '{name}' at {}: reference {}, now {} (relative change {rel:.3e} > {REL_TOL:e})",
-                        row_label(golden, i),
-                        a[i],
-                        b[i]
-                    ));
+                    cells.push(CellDiff {
+                        key: row_label(golden, i),
+                        column: name.clone(),
+                        reference: a[i].to_string(),
+                        now: b[i].to_string(),
+                        relative: (a[i] - b[i]).abs() / a[i].abs().max(b[i].abs()),
+                    });
                 }
             }
         } else {
@@ -144,26 +160,62 @@ pub fn compare_frames(id: &str, golden: &DataFrame, fresh: &DataFrame) -> Result
             );
             for i in 0..a.len() {
                 if a[i] != b[i] {
-                    diffs.push(format!(
-                        "{id}: column '{name}' at {}: reference '{}', now '{}'",
-                        row_label(golden, i),
-                        a[i],
-                        b[i]
-                    ));
+                    cells.push(CellDiff {
+                        key: row_label(golden, i),
+                        column: name.clone(),
+                        reference: a[i].clone(),
+                        now: b[i].clone(),
+                        relative: f64::NAN,
+                    });
                 }
             }
         }
     }
-    Ok(diffs)
+    Ok((cells, Vec::new()))
+}
+
+/// One line per difference, for the terminal (the first `limit`).
+fn lines(diffs: &[ExperimentDiff], limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in diffs {
+        for n in &d.notes {
+            out.push(format!("{}: {n}", d.id));
+        }
+        for c in &d.cells {
+            out.push(if c.relative.is_nan() {
+                format!(
+                    "{}: column '{}' at {}: reference '{}', now '{}'",
+                    d.id, c.column, c.key, c.reference, c.now
+                )
+            } else {
+                format!(
+                    "{}: column '{}' at {}: reference {}, now {} (relative change {:.3e} > {REL_TOL:e})",
+                    d.id, c.column, c.key, c.reference, c.now, c.relative
+                )
+            });
+        }
+    }
+    let total = out.len();
+    out.truncate(limit);
+    if total > limit {
+        out.push(format!(
+            "… and {} more (see the diff folder)",
+            total - limit
+        ));
+    }
+    out
 }
 
 /// Regenerate the experiments of `golden`'s manifest with `profile` into a scratch folder
-/// (no cache) and compare. The scratch folder is removed when everything matches.
+/// (no cache) and compare. When everything matches, the scratch folder is removed and nothing
+/// is written; otherwise `diff_dir` gets the diff report (see `figdiff`), replacing an older
+/// one, and the check fails naming it.
 pub fn check(
     golden: &Path,
     profile: &Profile,
     jobs: usize,
     scratch: Option<PathBuf>,
+    diff_dir: &Path,
 ) -> Result<()> {
     let manifest = Manifest::load(golden)?;
     let ids: Vec<String> = manifest.experiments.keys().cloned().collect();
@@ -175,7 +227,7 @@ pub fn check(
         std::env::temp_dir().join(format!("gncond-check-{}-{nanos}", std::process::id()))
     });
     pipeline::run(&RunOptions {
-        ids,
+        ids: ids.clone(),
         profile: profile.clone(),
         out: scratch.clone(),
         jobs,
@@ -191,16 +243,24 @@ pub fn check(
             manifest.experiments.len(),
             golden.display()
         ));
-        Ok(())
-    } else {
-        for d in &diffs {
-            crate::messages::finding(format!("check: {d}"));
-        }
-        Err(Error::CheckFailed(format!(
-            "check: {} difference(s) between {} and a fresh run (kept in {})",
-            diffs.len(),
-            golden.display(),
-            scratch.display()
-        )))
+        return Ok(());
     }
+    for line in lines(&diffs, 40) {
+        finding(format!("check: {line}"));
+    }
+    if diff_dir.exists() {
+        std::fs::remove_dir_all(diff_dir).map_err(|source| Error::Write {
+            path: diff_dir.to_path_buf(),
+            source,
+        })?;
+    }
+    figdiff::write_report(diff_dir, &ids, &diffs)?;
+    let count: usize = diffs.iter().map(|d| d.cells.len() + d.notes.len()).sum();
+    Err(Error::CheckFailed(format!(
+        "check: {count} difference(s) in {} experiment(s) between {} and a fresh run (kept in {}); diff: {}",
+        diffs.len(),
+        golden.display(),
+        scratch.display(),
+        diff_dir.join("index.html").display()
+    )))
 }

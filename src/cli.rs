@@ -169,8 +169,17 @@ pub enum Command {
         json: bool,
     },
     /// Regenerate the quick profile in a scratch folder and compare it with the committed
-    /// references in tests/golden (numbers to 1e-9 relative, SVGs byte for byte). Exit 1 on
-    /// any difference, naming experiment, column and point.
+    /// references in tests/golden. Exit 1 on any difference, naming experiment, column and
+    /// point.
+    ///
+    /// What is compared: every artifact the references' manifest lists must exist in both;
+    /// every CSV cell must agree (numbers to 1e-9 relative, text exactly) with rows and
+    /// columns in the same order; every SVG must be byte-identical. On any difference the
+    /// diff folder gets index.md and a self-contained index.html (one row per experiment:
+    /// verdict, changed cells per column, largest relative change, links), <id>/cells.csv
+    /// (row, column, reference, now, relative change) and <id>/<id>.png (reference | now |
+    /// difference, both SVGs rasterised, changed pixels red with a halo). Nothing is written
+    /// when everything matches.
     Check {
         /// Folder with the reference outputs.
         #[arg(long, default_value = "tests/golden")]
@@ -183,6 +192,9 @@ pub enum Command {
         /// Scratch folder to regenerate into (default: a new folder under the system temp dir).
         #[arg(long)]
         scratch: Option<PathBuf>,
+        /// Where the diff report goes when something differs (replaced each time).
+        #[arg(long, default_value = "out/check-diff")]
+        diff_dir: PathBuf,
     },
 }
 
@@ -337,6 +349,13 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             profile,
             jobs,
             scratch,
-        } => check::check(&golden, &plan::load_profile(&profile)?, jobs.jobs, scratch),
+            diff_dir,
+        } => check::check(
+            &golden,
+            &plan::load_profile(&profile)?,
+            jobs.jobs,
+            scratch,
+            &diff_dir,
+        ),
     }
 }

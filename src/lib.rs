@@ -23,6 +23,7 @@ pub mod error;
 pub mod experiment;
 pub mod experiments;
 pub mod external;
+pub mod figdiff;
 pub mod format;
 pub mod fsutil;
 pub mod gn;

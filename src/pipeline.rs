@@ -103,7 +103,8 @@ fn write_experiment(
     let rows = exp.run(&opts.profile, ctx)?;
     let mut df = table::rows_to_frame(&rows)?;
     let csv = table::frame_to_csv(&mut df)?;
-    let figure = exp.figure(&df)?;
+    // drawn from the CSV as any reader will see it, not from the rows in memory
+    let figure = exp.figure(&table::read_csv_bytes(&csv, &manifest::csv_path(id))?)?;
     let set = ArtifactSet {
         id: id.to_string(),
         files: vec![

@@ -2,7 +2,7 @@
 //! configuration type, and the experiments selected from it.
 
 use crate::config::Profile;
-use crate::experiment::Experiment;
+use crate::experiment::{Cost, Experiment};
 use crate::experiments;
 use crate::{Error, Result};
 
@@ -103,10 +103,23 @@ pub fn list_table(profile: &Profile) -> String {
             .unwrap_or(0)
     };
     let (w0, w1, w2) = (width(0), width(1), width(2));
-    std::iter::once(&header)
+    let mut out: String = std::iter::once(&header)
         .chain(&rows)
         .map(|r| format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]))
-        .collect()
+        .collect();
+    let costs: Vec<Cost> = experiments::registry()
+        .into_iter()
+        .map(|e| e.cost_hint(profile))
+        .collect();
+    let seconds: f64 = costs.iter().map(|c| c.seconds).sum();
+    let points: usize = costs.iter().map(|c| c.points).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    out.push_str(&format!(
+        "total: {points} points, ~{} on 1 core (~{} with {cores} cores if the points spread evenly)\n",
+        crate::messages::duration(seconds),
+        crate::messages::duration(seconds / cores as f64)
+    ));
+    out
 }
 
 /// The experiments of `profile` that read a data set, with the data each wants (for

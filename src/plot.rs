@@ -9,8 +9,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::sync::Once;
 
-const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-const FONT_NAME: &str = "sans-serif";
+/// The embedded font (DejaVu Sans), so figures do not depend on the machine's fonts.
+pub const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+/// The family name figures use for it.
+pub const FONT_NAME: &str = "sans-serif";
 /// Size in pixels of a single-panel figure.
 pub const SIZE: (u32, u32) = (960, 640);
 
@@ -178,7 +180,8 @@ impl Figure {
     }
 }
 
-fn register_font() -> Result<()> {
+/// Register the embedded font with plotters (once).
+pub fn register_font() -> Result<()> {
     static ONCE: Once = Once::new();
     let mut ok = true;
     ONCE.call_once(|| {
@@ -246,7 +249,7 @@ impl Panel {
     fn x_label_count(&self) -> usize {
         let (lo, hi) = self.x_range();
         if self.log_x {
-            // plotters offers log ticks sparsely; ask for many, label only 1-2-5
+            // the log axis brings its own ticks (`log_ticks`); this is only an upper bound
             40
         } else if self.integer_x {
             ((hi - lo).round() as usize + 1).clamp(2, 12)
@@ -290,6 +293,20 @@ impl Panel {
         if !self.title.is_empty() {
             builder.caption(&self.title, (FONT_NAME, 20));
         }
+        let xs: Vec<f64> = if self.integer_x {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.0))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let log_axis = |lo: f64, hi: f64, data: &[f64]| {
+            (lo..hi)
+                .log_scale()
+                .with_key_points(log_ticks(lo, hi, data))
+                .with_light_points(log_minor_ticks(lo, hi))
+        };
         match (self.log_x, self.log_y) {
             (false, false) => {
                 let mut c = builder
@@ -299,19 +316,19 @@ impl Panel {
             }
             (false, true) => {
                 let mut c = builder
-                    .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                    .build_cartesian_2d(x0..x1, log_axis(y0, y1, &[]))
                     .map_err(plot_err)?;
                 self.body(&mut c, (y0, y1))
             }
             (true, false) => {
                 let mut c = builder
-                    .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                    .build_cartesian_2d(log_axis(x0, x1, &xs), y0..y1)
                     .map_err(plot_err)?;
                 self.body(&mut c, (y0, y1))
             }
             (true, true) => {
                 let mut c = builder
-                    .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                    .build_cartesian_2d(log_axis(x0, x1, &xs), log_axis(y0, y1, &[]))
                     .map_err(plot_err)?;
                 self.body(&mut c, (y0, y1))
             }
@@ -506,23 +523,121 @@ fn format_tick(v: f64) -> String {
     if v <= 0.0 || !v.is_finite() {
         return String::new();
     }
-    let e = v.log10().floor();
-    let mantissa = v / 10f64.powf(e);
-    let nice = [1.0, 2.0, 5.0, 10.0]
-        .into_iter()
-        .find(|m| (mantissa - m).abs() < 1e-6 * m);
-    let Some(m) = nice else {
-        return String::new();
-    };
-    let (m, e) = if m == 10.0 { (1.0, e + 1.0) } else { (m, e) };
-    let e = e as i32;
-    if (0..=3).contains(&e) {
-        format!("{}", (m * 10f64.powi(e)).round())
-    } else if (-3..0).contains(&e) {
-        format!("{}", m * 10f64.powi(e))
-    } else if m == 1.0 {
-        format!("1e{e}")
+    let e = v.log10().floor() as i32;
+    if (-3..=4).contains(&e) {
+        // up to three significant digits, no trailing zeros: 25, 150, 0.015, 12000
+        let decimals = (2 - e).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     } else {
+        let m = v / 10f64.powi(e);
+        let m = format!("{m:.2}");
+        let m = m.trim_end_matches('0').trim_end_matches('.');
         format!("{m}e{e}")
+    }
+}
+
+/// The unlabelled grid of a log axis: 1…9 × 10^e inside the range (every decade only, when
+/// that would be more than 100 lines).
+fn log_minor_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let per = if e1 - e0 > 11 { 1 } else { 9 };
+    (e0..=e1)
+        .flat_map(|e| (1..=per).map(move |m| f64::from(m) * 10f64.powi(e)))
+        .filter(|v| *v >= lo && *v <= hi)
+        .collect()
+}
+
+/// Where a log axis from `lo` to `hi` gets labelled ticks: the data's own x values where they
+/// are few (`data`), else round numbers — one per decade (thinned to at most about 10) on
+/// long ranges, 1-2-5 on medium ones, and finer mantissas on short ones, always at least
+/// three labels.
+fn log_ticks(lo: f64, hi: f64, data: &[f64]) -> Vec<f64> {
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let mut own: Vec<f64> = data
+        .iter()
+        .copied()
+        .filter(|v| *v > 0.0 && inside(v))
+        .collect();
+    own.sort_by(|a, b| a.total_cmp(b));
+    own.dedup();
+    if (3..=12).contains(&own.len()) {
+        return own;
+    }
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let sets: [&[f64]; 4] = [
+        &[1.0],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0],
+        &[
+            1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.2, 2.4, 2.6, 2.8, 3.0, 3.5,
+            4.0, 4.5, 5.0, 6.0, 7.0, 8.0, 9.0,
+        ],
+    ];
+    for (i, set) in sets.iter().enumerate() {
+        let mut ticks: Vec<f64> = (e0..=e1)
+            .flat_map(|e| set.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(inside)
+            .collect();
+        if i == 0 && ticks.len() > 10 {
+            let step = ticks.len().div_ceil(10);
+            ticks = ticks.into_iter().step_by(step).collect();
+        }
+        if ticks.len() >= 3 && (i > 0 || ticks.len() <= 10) {
+            return ticks;
+        }
+    }
+    // a range shorter than a tenth of a decade: three values spread over it, each rounded to
+    // the fewest significant digits that keep it inside
+    (1..=3)
+        .map(|j| lo * (hi / lo).powf(j as f64 / 4.0))
+        .map(|v| {
+            (2..=12)
+                .map(|digits| {
+                    let e = 10f64.powi(v.log10().floor() as i32 + 1 - digits);
+                    (v / e).round() * e
+                })
+                .find(inside)
+                .unwrap_or(v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_tick, log_ticks};
+
+    #[test]
+    fn every_log_axis_gets_at_least_three_labelled_ticks_inside_it() {
+        // ranges from a hundredth of a decade to twenty decades, at many offsets
+        for i in 0..400 {
+            let lo = 10f64.powf(-6.0 + 0.037 * i as f64);
+            for span in [0.01, 0.05, 0.2, 0.5, 1.0, 1.5, 3.0, 7.0, 20.0] {
+                let hi = lo * 10f64.powf(span);
+                let ticks = log_ticks(lo, hi, &[]);
+                assert!(ticks.len() >= 3, "{lo}..{hi}: {ticks:?}");
+                assert!(ticks.len() <= 40, "{lo}..{hi}: {} ticks", ticks.len());
+                for t in &ticks {
+                    assert!(
+                        *t >= lo * (1.0 - 1e-6) && *t <= hi * (1.0 + 1e-6),
+                        "{t} outside {lo}..{hi}"
+                    );
+                    assert!(!format_tick(*t).is_empty(), "{t} has no label");
+                }
+            }
+        }
+        // few data x values are labelled themselves
+        assert_eq!(
+            log_ticks(20.0, 900.0, &[25.0, 50.0, 100.0, 200.0, 400.0, 800.0]),
+            vec![25.0, 50.0, 100.0, 200.0, 400.0, 800.0]
+        );
+        assert_eq!(format_tick(25.0), "25");
+        assert_eq!(format_tick(0.015), "0.015");
+        assert_eq!(format_tick(1.5e-4), "1.5e-4");
+        assert_eq!(format_tick(2e7), "2e7");
     }
 }

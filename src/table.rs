@@ -160,6 +160,18 @@ pub fn read_csv(path: &Path) -> Result<DataFrame> {
         .map_err(|e| Error::Data(format!("{}: not a readable CSV ({e})", path.display())))
 }
 
+/// Read CSV bytes written by `frame_to_csv` (`what` names them in errors), exactly as
+/// `read_csv` reads the file: figures are drawn from this, so a figure is a function of its
+/// CSV alone.
+pub fn read_csv_bytes(bytes: &[u8], what: &str) -> Result<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .into_reader_with_file_handle(std::io::Cursor::new(bytes.to_vec()))
+        .finish()
+        .map_err(|e| Error::Data(format!("{what}: not a readable CSV ({e})")))
+}
+
 /// A float column (integers are converted), naming the column when it is missing.
 pub fn f64_col(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
     let col = df

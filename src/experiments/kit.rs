@@ -430,6 +430,13 @@ pub fn trend_evidence(curves: &[(String, Curve)], prefix: &str) -> String {
         .join("; ")
 }
 
+/// A group's value as a label: numbers in their shortest form (`0`, `0.5`), text as it is.
+pub fn label(value: &str) -> String {
+    value
+        .parse::<f64>()
+        .map_or_else(|_| value.to_string(), |v| v.to_string())
+}
+
 /// `items` joined by `; ` (evidence strings).
 pub fn joined<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> String) -> String {
     items.into_iter().map(f).collect::<Vec<_>>().join("; ")

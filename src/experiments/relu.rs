@@ -92,6 +92,7 @@ impl Definition for Relu {
             .zip(bound)
             .zip(invalid)
             .map(|(((alpha, k), (_, b)), (_, v))| {
+                let alpha = kit::label(&alpha);
                 let name = match alpha.as_str() {
                     "0" => " (ReLU)",
                     "1" => " (linear)",
@@ -123,7 +124,11 @@ impl Definition for Relu {
             .map(|(_, c)| c.iter().map(|p| p.0).collect())
             .unwrap_or_default();
         let mut header = vec!["m".to_string()];
-        header.extend(kappa.iter().map(|(a, _)| format!("α = {a}: κ (B-relu)")));
+        header.extend(
+            kappa
+                .iter()
+                .map(|(a, _)| format!("α = {}: κ (B-relu)", kit::label(a))),
+        );
         let rows = (0..widths.len())
             .map(|i| {
                 let mut row = vec![format!("{}", widths[i])];
@@ -157,7 +162,12 @@ impl Definition for Relu {
             &b,
             |j| {
                 let i = finite[j];
-                format!("α={} m={} seed={}", alpha[i], width[i], seed[i])
+                format!(
+                    "α={} m={} seed={}",
+                    kit::label(&alpha[i]),
+                    width[i],
+                    seed[i]
+                )
             },
         );
         holds.pass &= !finite.is_empty();
