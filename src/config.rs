@@ -338,7 +338,7 @@ fn one_line_toml_error(text: &str, e: &toml::de::Error) -> String {
 /// expresses. With `[data]` the struct also gets the shared data keys `n`, `downsample` and
 /// `whiten` (a [`DataSpec`], checked by [`Check::data`]) and a `data()` accessor.
 ///
-/// ```ignore
+/// ```text
 /// gncond::config! {
 ///     /// Its table in a profile.
 ///     pub struct Config [data] {
