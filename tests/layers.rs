@@ -235,8 +235,10 @@ fn no_reference_outside_the_repository() {
     let mut files = Vec::new();
     rust_files(Path::new("src"), &mut files);
     files.extend(["README.md", "report/report.md", "report/report.tex"].map(PathBuf::from));
-    for t in std::fs::read_dir("templates").unwrap().flatten() {
-        files.push(t.path());
+    for dir in ["templates", "profiles"] {
+        for t in std::fs::read_dir(dir).unwrap().flatten() {
+            files.push(t.path());
+        }
     }
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
