@@ -92,8 +92,8 @@ impl Profile {
         };
         let de = toml::de::Deserializer::parse(&self.text).map_err(err)?;
         Ok(Some(
-            Document::<C> {
-                id,
+            Pick::<C> {
+                path: &["experiments", id],
                 _c: PhantomData,
             }
             .deserialize(de)
@@ -125,13 +125,14 @@ impl Profile {
     }
 }
 
-/// Deserializes a whole profile document but keeps only `experiments.<id>`.
-struct Document<'a, C> {
-    id: &'a str,
+/// Deserializes a table but keeps only the value at `path` (`["experiments", id]` in a whole
+/// profile), as `C`; every other value is skipped. Errors keep toml's position of the value.
+struct Pick<'a, C> {
+    path: &'a [&'a str],
     _c: PhantomData<C>,
 }
 
-impl<'de, C: DeserializeOwned> DeserializeSeed<'de> for Document<'_, C> {
+impl<'de, C: DeserializeOwned> DeserializeSeed<'de> for Pick<'_, C> {
     type Value = Option<C>;
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
@@ -141,10 +142,10 @@ impl<'de, C: DeserializeOwned> DeserializeSeed<'de> for Document<'_, C> {
     }
 }
 
-impl<'de, C: DeserializeOwned> Visitor<'de> for Document<'_, C> {
+impl<'de, C: DeserializeOwned> Visitor<'de> for Pick<'_, C> {
     type Value = Option<C>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "a profile")
+        write!(f, "a table")
     }
     fn visit_map<A: MapAccess<'de>>(
         self,
@@ -152,50 +153,17 @@ impl<'de, C: DeserializeOwned> Visitor<'de> for Document<'_, C> {
     ) -> std::result::Result<Self::Value, A::Error> {
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
-            if key == "experiments" {
-                found = map.next_value_seed(Experiments::<C> {
-                    id: self.id,
-                    _c: PhantomData,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// The `experiments` table, keeping only entry `id`.
-struct Experiments<'a, C> {
-    id: &'a str,
-    _c: PhantomData<C>,
-}
-
-impl<'de, C: DeserializeOwned> DeserializeSeed<'de> for Experiments<'_, C> {
-    type Value = Option<C>;
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        de: D,
-    ) -> std::result::Result<Self::Value, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de, C: DeserializeOwned> Visitor<'de> for Experiments<'_, C> {
-    type Value = Option<C>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "a table of experiments")
-    }
-    fn visit_map<A: MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == self.id {
-                found = Some(map.next_value::<C>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match self.path {
+                [first] if key == *first => found = Some(map.next_value::<C>()?),
+                [first, rest @ ..] if key == *first => {
+                    found = map.next_value_seed(Pick::<C> {
+                        path: rest,
+                        _c: PhantomData,
+                    })?
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
         Ok(found)

@@ -14,12 +14,25 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so a
 /// reader (or an interrupted run) sees either the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = stage(path, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Write `bytes` in full to a temporary file beside `path` (creating its folder) and sync it;
+/// returns the temporary file's path, for the caller to rename into place. Nothing is left
+/// behind on failure.
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf> {
     let err = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = dir {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let name = path
@@ -27,16 +40,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        f.sync_all()
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(source) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(err(source))
+        }
     }
-    result.map_err(err)
 }
 
 /// Fail early, before any computing, if `dir` cannot be created or written into: bad input

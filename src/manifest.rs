@@ -13,7 +13,6 @@ use crate::fsutil::{sha256_hex, write_atomic};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Relative path of the manifest under an output folder.
@@ -138,7 +137,7 @@ pub fn commit(out: &Path, set: &ArtifactSet, entry: ManifestEntry, version: &str
     files.push((out.join(MANIFEST_PATH), &manifest_bytes));
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     for (path, bytes) in &files {
-        match stage(path, bytes) {
+        match crate::fsutil::stage(path, bytes) {
             Ok(tmp) => staged.push((tmp, path.clone())),
             Err(e) => {
                 for (tmp, _) in &staged {
@@ -160,34 +159,6 @@ pub fn commit(out: &Path, set: &ArtifactSet, entry: ManifestEntry, version: &str
         }
     }
     Ok(())
-}
-
-/// Write `bytes` in full to a temporary file beside `path` and sync it; returns its path.
-fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.stage{}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
-    })();
-    match written {
-        Ok(()) => Ok(tmp),
-        Err(source) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(err(source))
-        }
-    }
 }
 
 /// The exclusive lock on `out`'s manifest, released when dropped.

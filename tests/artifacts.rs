@@ -96,7 +96,10 @@ fn concurrent_runs_into_one_folder_keep_both_entries() {
     // no staged file or lock content is left beside the artifacts
     let stray: Vec<_> = snapshot(&out)
         .into_iter()
-        .filter(|(p, _)| p.to_string_lossy().contains(".stage"))
+        .filter(|(p, _)| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(".tmp"))
+        })
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }
