@@ -249,6 +249,16 @@ pub fn check(
         finding(format!("check: {line}"));
     }
     if diff_dir.exists() {
+        // only an earlier diff report (or an empty folder) is replaced, never a folder the user
+        // named by mistake
+        let empty = std::fs::read_dir(diff_dir).is_ok_and(|mut d| d.next().is_none());
+        if !empty && !diff_dir.join("index.html").exists() {
+            return Err(Error::Input(format!(
+                "check: {} exists and is not a diff report of gncond check (no index.html): \
+                 give an empty or new --diff-dir",
+                diff_dir.display()
+            )));
+        }
         std::fs::remove_dir_all(diff_dir).map_err(|source| Error::Write {
             path: diff_dir.to_path_buf(),
             source,

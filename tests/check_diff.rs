@@ -132,6 +132,24 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
         html.contains("data:image/png;base64,"),
         "the HTML is self-contained"
     );
+
+    // a second failing check replaces its own report, but never a folder that is not one
+    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&diff)]);
+    assert_eq!(o.status.code(), Some(1));
+    let precious = tmp.path().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("notes.txt"), b"keep me").unwrap();
+    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&precious)]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(precious.join("notes.txt")).unwrap(),
+        b"keep me"
+    );
 }
 
 #[test]
