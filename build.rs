@@ -1,5 +1,5 @@
 //! Embeds the SHA-256 of the sources (`src/`, `templates/`, `profiles/`, `Cargo.toml`,
-//! `Cargo.lock`) as `GNCOND_SOURCE_SHA256`, so the report names the code that made it
+//! `Cargo.lock`, and the authors' stored numbers `data/published-values.csv`) as `GNCOND_SOURCE_SHA256`, so the report names the code that made it
 //! without asking git (whose commit of a report cannot contain that report).
 
 use sha2::{Digest, Sha256};
@@ -25,7 +25,7 @@ fn main() {
         println!("cargo:rerun-if-changed={dir}");
         files(Path::new(dir), &mut paths);
     }
-    for file in ["Cargo.toml", "Cargo.lock"] {
+    for file in ["Cargo.toml", "Cargo.lock", "data/published-values.csv"] {
         println!("cargo:rerun-if-changed={file}");
         paths.push(PathBuf::from(file));
     }

@@ -11,19 +11,34 @@ pub enum ClaimKind {
     Guaranteed,
     /// A qualitative claim of the paper, checked on our grid.
     Paper,
+    /// A number the authors stored in their published outputs, beside ours for the same
+    /// configuration (`data/published-values.csv`).
+    Stored,
+}
+
+/// The outcome of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A trend whose bootstrap interval over initialisations straddles its threshold: more
+    /// initialisations are needed to decide it (the evidence says how many).
+    Undecided,
 }
 
 /// One checked claim.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Claim {
     /// Stable name, `experiment/claim`.
     pub id: String,
     pub kind: ClaimKind,
     /// What is claimed, in one sentence.
     pub statement: String,
-    pub pass: bool,
+    pub verdict: Verdict,
     /// The numbers the verdict rests on.
     pub evidence: String,
+    /// For a failed claim of the paper: the id of the claim that shows why it fails here.
+    pub cause: Option<String>,
 }
 
 impl Claim {
@@ -37,23 +52,77 @@ impl Claim {
         Claim::new(ClaimKind::Paper, id, statement, pass, evidence)
     }
 
+    /// A comparison with a number the authors stored.
+    pub fn stored(id: &str, statement: &str, pass: bool, evidence: String) -> Claim {
+        Claim::new(ClaimKind::Stored, id, statement, pass, evidence)
+    }
+
     fn new(kind: ClaimKind, id: &str, statement: &str, pass: bool, evidence: String) -> Claim {
+        Claim::decided(
+            kind,
+            id,
+            statement,
+            if pass { Verdict::Pass } else { Verdict::Fail },
+            evidence,
+        )
+    }
+
+    /// A claim with any verdict (the trend claims, which may be undecided).
+    pub fn decided(
+        kind: ClaimKind,
+        id: &str,
+        statement: &str,
+        verdict: Verdict,
+        evidence: String,
+    ) -> Claim {
         Claim {
             id: id.into(),
             kind,
             statement: statement.into(),
-            pass,
+            verdict,
             evidence,
+            cause: None,
         }
     }
 
-    /// PASS or FAIL.
-    pub fn verdict(&self) -> &'static str {
-        if self.pass {
-            "PASS"
-        } else {
-            "FAIL"
+    /// Name the claim that shows why this one fails here (kept only if it does fail).
+    pub fn caused_by(mut self, id: &str) -> Claim {
+        if self.verdict == Verdict::Fail {
+            self.cause = Some(id.into());
         }
+        self
+    }
+
+    /// True when the claim passed.
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+
+    /// `PASS`, `FAIL`, `FAIL (cause: id)` or `UNDECIDED`.
+    pub fn verdict_text(&self) -> String {
+        match (self.verdict, &self.cause) {
+            (Verdict::Pass, _) => "PASS".into(),
+            (Verdict::Fail, None) => "FAIL".into(),
+            (Verdict::Fail, Some(c)) => format!("FAIL (cause: {c})"),
+            (Verdict::Undecided, _) => "UNDECIDED".into(),
+        }
+    }
+}
+
+impl Serialize for Claim {
+    /// The fields, plus `passed` and `verdict_text` for the report templates.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Claim", 8)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("statement", &self.statement)?;
+        st.serialize_field("verdict", &self.verdict)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        st.serialize_field("cause", &self.cause)?;
+        st.serialize_field("passed", &self.passed())?;
+        st.serialize_field("verdict_text", &self.verdict_text())?;
+        st.end()
     }
 }
 

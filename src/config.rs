@@ -4,7 +4,7 @@
 //! table (`Profile::section`), which the experiment's `Config` type deserializes and
 //! validates (`Validate`, with the shared checks of [`Check`]).
 
-use crate::data::{self, DataPolicy, EMBEDDED_MNIST_LEN};
+use crate::data::{DataPolicy, EMBEDDED_MNIST_LEN};
 use crate::{Error, Result};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -206,7 +206,7 @@ impl Check {
         let DataSpec {
             n,
             downsample: f,
-            whiten,
+            whiten: _,
         } = spec;
         self.downsample("downsample", &f)?;
         if n == 0 || n > self.max_n {
@@ -218,13 +218,6 @@ impl Check {
             return self.fail(
                 "n",
                 &format!("{n} is impossible, use 1 to {} ({what})", self.max_n),
-            );
-        }
-        let d = data::downsampled_dim(28, f);
-        if whiten && n < d {
-            return self.fail(
-                "n",
-                &format!("whitening needs n >= d, but n = {n} < d = {d} (downsample = {f})"),
             );
         }
         Ok(())

@@ -185,6 +185,35 @@ pub fn kronecker_sum_one_hidden(
     })
 }
 
+/// One hidden layer (`W₂ W₁`) on any data, by block diagonalisation: the Kronecker form is
+/// `A₁ ⊗ W₂W₂ᵀ + A₂ ⊗ I_k` with `A₁ = F Fᵀ`, `A₂ = F W₁ᵀW₁ Fᵀ` (F Σ's r×d factor); with
+/// `W₂W₂ᵀ = Q diag(δ) Qᵀ` it is similar to `⊕_j (δ_j A₁ + A₂)`, so its spectrum is that of k
+/// r×r eigensolves (order r·k in all). Cost O(m d² + k r³) instead of one (rk)³ eigensolve.
+pub fn kronecker_one_hidden(
+    w1: &DMatrix<f64>,
+    w2: &DMatrix<f64>,
+    moment: &SecondMoment,
+) -> Result<GnSpectrum> {
+    let f = &moment.factor;
+    let a1 = f * f.transpose();
+    let g = w1 * f.transpose();
+    let a2 = g.transpose() * g;
+    let mut eigs = Vec::new();
+    for delta in linalg::sym_eigenvalues(&(w2 * w2.transpose()))? {
+        eigs.extend(linalg::sym_eigenvalues(&(&a1 * delta + &a2))?);
+    }
+    let order = eigs.len();
+    Ok(GnSpectrum {
+        spectrum: Spectrum::from_eigenvalues(&eigs, order),
+        order,
+        route: Route::Kronecker,
+        rank_theory: Some(linear_rank_theory(
+            &[w1.ncols(), w1.nrows(), w2.nrows()],
+            moment.rank,
+        )),
+    })
+}
+
 /// Two-layer leaky-ReLU network by the cheapest exact route: the Gram form `J Jᵀ / n`
 /// (nk×nk, built without J) when nk ≤ p, else `JᵀJ / n` (p×p) from the explicit Jacobian.
 /// The p×p matrix is never formed when p > nk.
@@ -209,6 +238,15 @@ pub fn two_layer(net: &TwoLayer, x: &DMatrix<f64>) -> Result<GnSpectrum> {
 /// else `J Jᵀ / n`. (Its dense-Toeplitz surrogate goes through `kronecker_linear`.)
 pub fn cnn_filters(net: &LinearCnn, x: &DMatrix<f64>) -> Result<GnSpectrum> {
     smaller_gram(&net.jacobian(x), x.ncols())
+}
+
+/// [`cnn_filters`] on the `r` rows `f_i` of Σ's factor instead of the n samples: the network
+/// is linear in x, so `J(x) = Σ_a x_a J(e_a)` and `(1/n) Σ_x J(x)ᵀJ(x) = Σ_{ab} Σ_ab J(e_a)ᵀJ(e_b)
+/// = Σ_i J(f_i)ᵀ J(f_i)` (as `FᵀF = Σ`): the same matrix from r ≤ d virtual samples.
+pub fn cnn_filters_from_moment(net: &LinearCnn, moment: &SecondMoment) -> Result<GnSpectrum> {
+    let r = moment.factor.nrows();
+    let virtual_x = moment.factor.transpose() * (r as f64).sqrt();
+    smaller_gram(&net.jacobian(&virtual_x), r)
 }
 
 /// The network with batch norm, from its explicit Jacobian (the batch couples the samples,

@@ -9,10 +9,12 @@
 //! 2. `experiments` (the registry; one file per figure, helpers in `experiments::kit`);
 //! 3. `experiment` (what an experiment is, and the typed adapter), `runner` (points through
 //!    the cache and thread pool), `manifest` (artifact sets and their record);
-//! 4. the engine: `gn` (the nonzero spectrum of G_O), `bounds`, `nets`, `train`, `linalg`,
+//! 4. the engine: `gn` (the nonzero spectrum of G_O), `authors` (what the authors' code
+//!    computes where it departs), `bounds`, `nets`, `train`, `linalg`,
 //!    `data`, `seed`, `table`, `plot`, `claims`, `format`, `config`, `messages`, `fsutil`,
 //!    `error`.
 
+pub mod authors;
 pub mod bounds;
 pub mod check;
 pub mod claims;

@@ -128,6 +128,17 @@ impl Spectrum {
         }
     }
 
+    /// Not computed (written as NaN, rank 0): a quantity that does not exist for this point.
+    pub fn undefined() -> Spectrum {
+        Spectrum {
+            lambda_max: f64::NAN,
+            lambda_min_nonzero: f64::NAN,
+            kappa: f64::NAN,
+            rank: 0,
+            threshold: f64::NAN,
+        }
+    }
+
     /// Apply the rank rule to the eigenvalues of a PSD matrix of order `order`.
     pub fn from_eigenvalues(eigs: &[f64], order: usize) -> Spectrum {
         let lambda_max = eigs.iter().copied().fold(0.0, f64::max);

@@ -60,6 +60,8 @@ pub struct Panel {
     pub integer_x: bool,
     /// Put the legend in the lower left corner instead of the upper left one.
     pub legend_lower: bool,
+    /// Raise the top of the y axis so that the (upper) legend sits above the data.
+    pub legend_room: bool,
     pub series: Vec<Series>,
 }
 
@@ -135,6 +137,7 @@ impl Panel {
             log_y: false,
             integer_x: true,
             legend_lower: false,
+            legend_room: false,
             series: Vec::new(),
         }
     }
@@ -154,6 +157,12 @@ impl Panel {
     /// Logarithmic y axis.
     pub fn log_y(mut self) -> Panel {
         self.log_y = true;
+        self
+    }
+
+    /// Leave room above the data for the upper legend (for panels whose curves fill the top).
+    pub fn legend_room(mut self) -> Panel {
+        self.legend_room = true;
         self
     }
 
@@ -243,7 +252,17 @@ impl Panel {
                 [lo, m + sd]
             })
         });
-        axis_range(ys, log, 0.0)
+        let (y0, y1) = axis_range(ys, log, 0.0);
+        if !self.legend_room {
+            return (y0, y1);
+        }
+        // the legend's share of a panel's plotting height (about 470 px): 20 px per entry
+        let share = ((self.series.len() * 20 + 24) as f64 / 470.0).min(0.6);
+        if log {
+            (y0, y0 * (y1 / y0).powf(1.0 / (1.0 - share)))
+        } else {
+            (y0, y0 + (y1 - y0) / (1.0 - share))
+        }
     }
 
     fn x_label_count(&self) -> usize {

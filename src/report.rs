@@ -4,9 +4,11 @@
 //! provenance and claim checks. In the LaTeX template every value is escaped by the formatter
 //! ([`latex_inline`]) unless it is marked `safe`, so no value can break the document.
 
-use crate::claims::Claim;
+use crate::claims::{Claim, ClaimKind};
 use crate::experiment::SummaryTable;
 use crate::experiments;
+use crate::experiments::stored_values::{self, Comparison};
+use crate::format;
 use crate::format::sig;
 use crate::fsutil::write_atomic;
 use crate::manifest::{self, Manifest};
@@ -73,6 +75,28 @@ const CHOICES: &[(&str, &str)] = &[
         "Grids",
         "marked \"(ours)\" in the profile files are our choice where the paper's could not be \
          recovered.",
+    ),
+    (
+        "Trend verdicts",
+        "come from a 95 % bootstrap interval over initialisations, resampled within each grid \
+         point (paired where conditions share weights): PASS or FAIL only when the interval \
+         clears the threshold, else UNDECIDED with the number of initialisations that would \
+         decide it (docs/METHODS.md §6.1).",
+    ),
+    (
+        "Where the authors' code computes something else (docs/METHODS.md §7).",
+        "(1) Their CNN κ puts Σ/2 (`cov_xx**1/2`) where Σ^{1/2} belongs and drops the linear \
+         head; the paper's CNN trends come from that slot (claims \
+         `cnn/root-reverses-filter-trend`, `cnn/kernel-trend-comes-from-sigma-half`). (2) Their \
+         leaky-ReLU Gram takes the slope −α: another network's GN for α > 0 (claim \
+         `relu-n-below-d/authors-gram-departs`). (3) Their ReLU networks initialise the linear \
+         output layer with the ReLU gain √2 as well; their stored κ agrees with ours only under \
+         that initialisation (claim `stored-values/relu/kappa`), which our `relu` experiments do \
+         not use (gain 1 for a linear layer). (4) Their B-kaiming table evaluates the formula \
+         where it is no bound (√m ≤ √d + t); we write ∞ there (claim \
+         `stored-values/kaiming-table/b_highprob` compares the formula as written). (5) Their \
+         batch-norm routine cannot evaluate batch statistics on per-sample Jacobians; our \
+         batch-statistics GN is an interpretation of the figure.",
     ),
 ];
 
@@ -225,6 +249,26 @@ struct ExperimentView {
     rows: usize,
     summary: SummaryTable,
     claims: Vec<Claim>,
+    /// The authors' stored numbers for this experiment, beside ours (from `stored-values`).
+    stored: Vec<StoredView>,
+}
+
+#[derive(Serialize, Clone)]
+struct StoredView {
+    quantity: String,
+    config: String,
+    stored: String,
+    ours: String,
+    agreement: String,
+}
+
+/// One line of the first page: a claim, where it is checked, and what the authors stored.
+#[derive(Serialize)]
+struct OverviewRow {
+    experiment: String,
+    paper: String,
+    claim: Claim,
+    stored: String,
 }
 
 #[derive(Serialize)]
@@ -234,6 +278,7 @@ struct ReportView {
     source: String,
     rustc: String,
     experiments: Vec<ExperimentView>,
+    overview: Vec<OverviewRow>,
     claims_total: usize,
     claims_failed: usize,
 }
@@ -253,6 +298,7 @@ pub const SOURCE_SHA256: &str = env!("GNCOND_SOURCE_SHA256");
 /// Render `out/report/report.md` from the results recorded in `out`.
 pub fn render(out: &Path) -> Result<PathBuf> {
     let manifest = Manifest::load(out)?;
+    let stored = stored_comparisons(out, &manifest)?;
     let mut views = Vec::new();
     for exp in experiments::registry() {
         let Some(entry) = manifest.experiments.get(exp.id()) else {
@@ -277,13 +323,46 @@ pub fn render(out: &Path) -> Result<PathBuf> {
             rows: entry.rows,
             summary: exp.summary(&df)?,
             claims: exp.claims(&df)?,
+            stored: stored
+                .iter()
+                .filter(|c| c.experiment == exp.id())
+                .map(|c| StoredView {
+                    quantity: c.quantity.clone(),
+                    config: c.config.clone(),
+                    stored: format::sig(c.stored),
+                    ours: c.ours_text(),
+                    agreement: c.agreement.clone(),
+                })
+                .collect(),
         });
     }
+    let overview = views
+        .iter()
+        .flat_map(|v| {
+            let of_exp: Vec<_> = stored.iter().filter(|c| c.experiment == v.id).collect();
+            let judged = of_exp.iter().filter(|c| c.verdict.is_some()).count();
+            let agree = of_exp.iter().filter(|c| c.verdict == Some(true)).count();
+            let note = if of_exp.is_empty() {
+                "–".to_string()
+            } else {
+                format!("{} stored; {judged} compared, {agree} agree", of_exp.len())
+            };
+            v.claims
+                .iter()
+                .filter(|c| c.kind != ClaimKind::Stored)
+                .map(move |c| OverviewRow {
+                    experiment: v.id.clone(),
+                    paper: v.paper.clone(),
+                    claim: c.clone(),
+                    stored: note.clone(),
+                })
+        })
+        .collect();
     let claims_total = views.iter().map(|v| v.claims.len()).sum();
     let claims_failed = views
         .iter()
         .flat_map(|v| &v.claims)
-        .filter(|c| !c.pass)
+        .filter(|c| !c.passed())
         .count();
     for v in &mut views {
         v.summary_tex = latex_table(&v.summary);
@@ -294,6 +373,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
         source: SOURCE_SHA256.into(),
         rustc: command_line("rustc", &["--version"]).unwrap_or_else(|| "unknown".into()),
         experiments: views,
+        overview,
         claims_total,
         claims_failed,
     };
@@ -309,6 +389,16 @@ pub fn render(out: &Path) -> Result<PathBuf> {
     let path = out.join("report/report.md");
     write_atomic(&path, md.as_bytes())?;
     Ok(path)
+}
+
+/// The authors' stored numbers beside ours, when `stored-values` is among the results.
+fn stored_comparisons(out: &Path, manifest: &Manifest) -> Result<Vec<Comparison>> {
+    let id = <stored_values::StoredValues as crate::experiment::Definition>::ID;
+    if !manifest.experiments.contains_key(id) {
+        return Ok(Vec::new());
+    }
+    let df = table::read_csv(&out.join(manifest::csv_path(id)))?;
+    stored_values::comparisons(&df)
 }
 
 fn template_error(name: &str, e: minijinja::Error) -> Error {

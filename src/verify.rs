@@ -2,7 +2,7 @@
 //! print each verdict with its evidence (the claims themselves are in `claims` and in each
 //! experiment's file).
 
-use crate::claims::{Claim, ClaimKind};
+use crate::claims::{Claim, ClaimKind, Verdict};
 use crate::experiments;
 use crate::manifest::{self, Manifest};
 use crate::messages::notice;
@@ -36,16 +36,28 @@ pub fn claims_in(out: &Path) -> Result<Vec<Claim>> {
 /// when a guaranteed bound is violated, or any claim fails under `FailOn::Any`.
 pub fn verify(out: &Path, fail_on: FailOn) -> Result<()> {
     let claims = claims_in(out)?;
-    let failed = claims.iter().filter(|c| !c.pass).count();
+    let count = |v: Verdict| claims.iter().filter(|c| c.verdict == v).count();
+    let (failed, undecided) = (count(Verdict::Fail), count(Verdict::Undecided));
+    let explained = claims.iter().filter(|c| c.cause.is_some()).count();
     let theorems = claims
         .iter()
-        .filter(|c| !c.pass && c.kind == ClaimKind::Guaranteed)
+        .filter(|c| !c.passed() && c.kind == ClaimKind::Guaranteed)
         .count();
     for c in &claims {
-        println!("{} {:?} {}: {}", c.verdict(), c.kind, c.id, c.statement);
+        println!(
+            "{} {:?} {}: {}",
+            c.verdict_text(),
+            c.kind,
+            c.id,
+            c.statement
+        );
         println!("     evidence: {}", c.evidence);
     }
-    println!("{} passed, {} failed", claims.len() - failed, failed);
+    println!(
+        "{} passed, {failed} failed ({explained} with a cause shown by another claim), {undecided} undecided",
+        count(Verdict::Pass)
+    );
+    let failed = failed + undecided;
     if theorems > 0 {
         Err(Error::CheckFailed(format!(
             "verify: {theorems} guaranteed bound(s) violated: a bug to find"
@@ -57,7 +69,7 @@ pub fn verify(out: &Path, fail_on: FailOn) -> Result<()> {
     } else {
         if failed > 0 {
             notice(format!(
-                "verify: {failed} claim(s) of the paper not reproduced on these results (see the report)"
+                "verify: {failed} claim(s) of the paper not reproduced or undecided on these results (see the report)"
             ));
         }
         Ok(())

@@ -140,9 +140,18 @@ fn whitening_gives_identity_second_moment() {
     assert_eq!(white.rank, 49);
 }
 
+/// With fewer samples than dimensions, whitening makes the samples orthonormal (XᵀX = I_n):
+/// Σ's n nonzero eigenvalues are equal, so κ(Σ) = 1 over them.
 #[test]
-fn whitening_needs_enough_samples() {
-    let x = DMatrix::from_element(5, 3, 1.0);
-    let e = whiten(&x).unwrap_err().to_string();
-    assert!(e.contains("n = 3 < d = 5"), "{e}");
+fn whitening_with_fewer_samples_makes_them_orthonormal() {
+    let img = load_embedded_mnist().unwrap();
+    let x = design_matrix(&img, 30, 4).unwrap();
+    let (xw, rank) = whiten(&x).unwrap();
+    assert_eq!(xw.shape(), (49, 30));
+    assert_eq!(rank, 30);
+    let g = xw.transpose() * &xw;
+    assert!((g - DMatrix::<f64>::identity(30, 30)).abs().max() < 1e-12);
+    let white = SecondMoment::of(&xw).unwrap();
+    assert_eq!(white.rank, 30);
+    assert!((white.kappa - 1.0).abs() < 1e-12);
 }

@@ -145,3 +145,55 @@ fn true_filter_gn_and_toeplitz_surrogate() {
         assert!(filt.spectrum.rank <= sur.spectrum.rank, "case {case}");
     }
 }
+
+/// The filter GN on the r rows of Σ's factor (virtual samples) equals the one on the n samples,
+/// eigenvalue by eigenvalue: full-rank Σ (n > d) and rank-deficient Σ (n < d), raw inputs.
+#[test]
+fn filter_gn_from_the_second_moment_equals_the_one_from_the_samples() {
+    for (case, &(d, m, ks, h, k, n)) in SHAPES.iter().enumerate() {
+        for n in [n, d + 7] {
+            let mut r = rng(40 + case as u64);
+            // non-whitened: columns with very different scales
+            let scale = DMatrix::from_fn(d, 1, |i, _| 10f64.powf(i as f64 / 3.0));
+            let x = DMatrix::from_fn(d, n, |i, _| scale[(i, 0)] * normal(&mut r));
+            let net = LinearCnn::kaiming(d, m, ks, h, k, &mut r).unwrap();
+            let moment = SecondMoment::of(&x).unwrap();
+            let from_x = gn::cnn_filters(&net, &x).unwrap().spectrum;
+            let fast = gn::cnn_filters_from_moment(&net, &moment).unwrap().spectrum;
+            assert_eq!(fast.rank, from_x.rank, "case {case} n {n}");
+            assert!(
+                rel(fast.lambda_max, from_x.lambda_max) < 1e-12,
+                "case {case} n {n}"
+            );
+            assert!(
+                rel(fast.lambda_min_nonzero, from_x.lambda_min_nonzero) < 1e-8,
+                "case {case} n {n}: {} vs {}",
+                fast.lambda_min_nonzero,
+                from_x.lambda_min_nonzero
+            );
+        }
+    }
+}
+
+/// The authors' CNN formula with Σ^{1/2} is the Gauss-Newton matrix of the network made of the
+/// CNN's two Toeplitz matrices (no head): checked against that network's explicit Jacobian.
+#[test]
+fn authors_formula_with_the_root_is_the_two_toeplitz_gauss_newton_matrix() {
+    use gncond::authors::{cnn_formula, Slot};
+    use gncond::nets::DeepLinear;
+    for (case, &(d, m, ks, _, k, n)) in SHAPES.iter().enumerate() {
+        let mut r = rng(60 + case as u64);
+        let x = gaussian(d, n.max(d), &mut r);
+        let net = LinearCnn::kaiming(d, m, ks, 1, k, &mut r).unwrap();
+        let convs = net.toeplitz_convs();
+        let moment = SecondMoment::of(&x).unwrap();
+        let formula = cnn_formula(&convs[0], &convs[1], &moment.factor, Slot::Root).unwrap();
+        let two = DeepLinear::new(convs.clone()).unwrap();
+        let direct = gn::gram(&two.jacobian(&x), x.ncols()).unwrap().spectrum;
+        assert_eq!(formula.rank, direct.rank, "case {case}");
+        assert!(rel(formula.kappa, direct.kappa) < 1e-8, "case {case}");
+        // Σ/2 is another matrix: another κ
+        let halved = cnn_formula(&convs[0], &convs[1], &moment.factor, Slot::Halved).unwrap();
+        assert!(rel(halved.kappa, direct.kappa) > 1e-3, "case {case}");
+    }
+}

@@ -346,3 +346,53 @@ fn svd_and_eig_routes_agree_on_well_conditioned_cases() {
         );
     }
 }
+
+/// Invariance (docs/METHODS.md §3): a linear network's G_O depends on the inputs only through
+/// Σ, so two different input sets whitened to Σ = I (here embedded MNIST and Gaussian data of
+/// the same d) give the same spectrum for the same weights, eigenvalue by eigenvalue.
+#[test]
+fn whitened_inputs_matter_only_through_d() {
+    let img = gncond::data::load_embedded_mnist().unwrap();
+    let mnist = gncond::data::design_matrix(&img, 300, 7).unwrap(); // d = 16
+    let d = mnist.nrows();
+    let mut r = rng("invariance", 0);
+    let gauss = gaussian(d, 500, &mut r);
+    let (a, b) = (whiten(&mnist).unwrap().0, whiten(&gauss).unwrap().0);
+    let net = DeepLinear::kaiming(&[d, 20, 15, 10], &mut r);
+    let pp = net.partial_products();
+    let ea = gn::kronecker_linear_eigenvalues(&pp, &SecondMoment::of(&a).unwrap()).unwrap();
+    let eb = gn::kronecker_linear_eigenvalues(&pp, &SecondMoment::of(&b).unwrap()).unwrap();
+    assert_eq!(ea.len(), eb.len());
+    let top = ea[ea.len() - 1];
+    for (u, v) in ea.iter().zip(&eb) {
+        assert!((u - v).abs() < 1e-11 * top, "{u} vs {v}");
+    }
+    // and raw inputs, with another Σ, give another spectrum
+    let raw = gn::kronecker_linear_eigenvalues(&pp, &SecondMoment::of(&mnist).unwrap()).unwrap();
+    assert!(rel(raw[raw.len() - 1], top) > 1e-3);
+}
+
+/// The one-hidden-layer block route equals the Kronecker route on raw (non-whitened) data,
+/// full-rank and rank-deficient Σ alike.
+#[test]
+fn one_hidden_block_route_equals_the_kronecker_route() {
+    for (case, &(d, m, k, n)) in [(3, 4, 2, 20), (5, 7, 3, 4), (6, 2, 4, 30)]
+        .iter()
+        .enumerate()
+    {
+        let mut r = rng("one-hidden", case as u64);
+        let scale = DMatrix::from_fn(d, 1, |i, _| 3f64.powi(i as i32));
+        let x = DMatrix::from_fn(d, n, |i, _| scale[(i, 0)] * normal(&mut r));
+        let moment = SecondMoment::of(&x).unwrap();
+        let net = DeepLinear::kaiming(&[d, m, k], &mut r);
+        let slow = gn::kronecker_linear_eig(&net.partial_products(), &moment).unwrap();
+        let fast = gn::kronecker_one_hidden(&net.weights[0], &net.weights[1], &moment).unwrap();
+        assert_eq!(fast.order, slow.order, "case {case}");
+        assert_eq!(fast.spectrum.rank, slow.spectrum.rank, "case {case}");
+        assert!(
+            rel(fast.spectrum.kappa, slow.spectrum.kappa) < 1e-9,
+            "case {case}"
+        );
+        assert!(rel(fast.spectrum.lambda_max, slow.spectrum.lambda_max) < 1e-12);
+    }
+}

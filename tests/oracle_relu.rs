@@ -184,3 +184,129 @@ fn linear_style_variant_is_not_a_bound() {
         "no violating case found in the seeded family"
     );
 }
+
+/// The authors' Gram matrix, built as their code builds it: `terms2 ⊗ I_k + Σ_i
+/// (Λ_i XᵀX Λ_i) ⊗ w_i w_iᵀ` with `terms2 = Σ_i Λ_i Xᵀ v_i v_iᵀ X Λ_i` and `Λ_i = diag(1 if
+/// v_iᵀx > 0 else −α)`, equals J Jᵀ of the network `W σ̃(V x)` (σ̃(z) = −αz for z ≤ 0) whose
+/// Jacobian is checked against finite differences below; at α = 0 it is the ReLU network's.
+#[test]
+fn authors_minus_alpha_gram_is_the_gauss_newton_matrix_of_the_tilde_network() {
+    use gncond::authors::relu_tilde;
+    for (case, &(d, m, k, n)) in [(3, 4, 2, 5), (6, 5, 3, 4), (4, 3, 2, 3)]
+        .iter()
+        .enumerate()
+    {
+        for (ai, &alpha) in ALPHAS.iter().enumerate() {
+            let mut r = rng(&format!("tilde{case}"), ai as u64);
+            let x = gaussian(d, n, &mut r);
+            let net = TwoLayer::kaiming(d, m, k, alpha, &mut r);
+            // their loops
+            let xtx = x.transpose() * &x;
+            let mut terms2 = DMatrix::zeros(n, n);
+            let mut h = DMatrix::zeros(n * k, n * k);
+            for i in 0..m {
+                let vi = net.v.row(i).transpose();
+                let wi = net.w.column(i).into_owned();
+                let pre = x.transpose() * &vi; // n
+                let lam = DMatrix::from_diagonal(&pre.map(|z| if z > 0.0 { 1.0 } else { -alpha }));
+                terms2 += &lam * &pre * pre.transpose() * &lam;
+                let block = &lam * &xtx * &lam;
+                let wwt = &wi * wi.transpose();
+                for (a, b, c, e) in itertools(n, k) {
+                    h[(a * k + c, b * k + e)] += block[(a, b)] * wwt[(c, e)];
+                }
+            }
+            for (a, b, c, e) in itertools(n, k) {
+                if c == e {
+                    h[(a * k + c, b * k + e)] += terms2[(a, b)];
+                }
+            }
+            let tilde = relu_tilde(&net);
+            let jac = tilde.jacobian(&x);
+            let direct = &jac * jac.transpose();
+            let scale = 1.0 + direct.abs().max();
+            assert!(
+                (&h - &direct).abs().max() < 1e-12 * scale,
+                "case {case} α {alpha}"
+            );
+            assert!((tilde.gram(&x) - &direct).abs().max() < 1e-12 * scale);
+            // the same matrix as the leaky-ReLU network's only at α = 0
+            let own = net.gram(&x);
+            let gap = (&own - &direct).abs().max() / scale;
+            if alpha == 0.0 {
+                assert!(gap < 1e-14, "case {case}");
+            } else {
+                assert!(gap > 1e-6, "case {case} α {alpha}: {gap}");
+            }
+        }
+    }
+}
+
+/// Index quadruples (a, b, c, e) over samples a, b < n and outputs c, e < k.
+fn itertools(n: usize, k: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> {
+    (0..n).flat_map(move |a| {
+        (0..n).flat_map(move |b| (0..k).flat_map(move |c| (0..k).map(move |e| (a, b, c, e))))
+    })
+}
+
+/// The σ̃ network's Jacobian (negative slope −α) against central finite differences.
+#[test]
+fn tilde_jacobian_matches_central_finite_differences() {
+    use gncond::authors::relu_tilde;
+    let mut r = rng("tilde-fd", 0);
+    let (d, m, k, n) = (4, 5, 3, 3);
+    let x = gaussian(d, n, &mut r);
+    let net = relu_tilde(&TwoLayer::kaiming(d, m, k, 0.3, &mut r));
+    let jac = net.jacobian(&x);
+    let h = 1e-6;
+    let flat = |net: &TwoLayer| -> Vec<f64> { net.forward(&x).iter().copied().collect() };
+    for j in 0..net.num_params() {
+        let (mut up, mut down) = (net.clone(), net.clone());
+        let bump = |t: &mut TwoLayer, s: f64| {
+            if j < m * d {
+                t.v[j] += s;
+            } else {
+                t.w[j - m * d] += s;
+            }
+        };
+        bump(&mut up, h);
+        bump(&mut down, -h);
+        let (fu, fd) = (flat(&up), flat(&down));
+        for row in 0..n * k {
+            // forward is k×n column-major: entry (o, i) at i·k + o, the Jacobian's row order
+            let fdiff = (fu[row] - fd[row]) / (2.0 * h);
+            assert!((fdiff - jac[(row, j)]).abs() < 1e-6, "param {j} row {row}");
+        }
+    }
+}
+
+/// Invariance (docs/METHODS.md §3): with orthonormal samples (whitened, n ≤ d), two input sets
+/// differ by an orthogonal Q (X₁ = Q X₂), and the Gaussian first layer is rotation invariant
+/// (V and V Q have the same law), so the spectrum's distribution depends only on n and d.
+/// Exactly: the network (V, W) on X₁ has the spectrum of (V Q, W) on X₂.
+#[test]
+fn orthonormal_inputs_matter_only_through_n_and_d() {
+    let mut r = rng("invariance", 0);
+    let (d, n, m, k) = (12, 6, 9, 3);
+    // X₂: orthonormal samples from Gaussian data; X₁ = Q X₂ with a random orthogonal Q
+    let x2 = gaussian(d, n, &mut r).qr().q();
+    let q = gaussian(d, d, &mut r).qr().q();
+    let x1 = &q * &x2;
+    for alpha in ALPHAS {
+        let net = TwoLayer::kaiming(d, m, k, alpha, &mut r);
+        let turned = TwoLayer {
+            v: &net.v * &q,
+            w: net.w.clone(),
+            alpha,
+        };
+        let a = gn::two_layer(&net, &x1).unwrap().spectrum;
+        let b = gn::two_layer(&turned, &x2).unwrap().spectrum;
+        assert_eq!(a.rank, b.rank);
+        assert!(
+            rel(a.kappa, b.kappa) < 1e-10,
+            "α {alpha}: {} vs {}",
+            a.kappa,
+            b.kappa
+        );
+    }
+}

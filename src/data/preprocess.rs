@@ -65,9 +65,10 @@ fn matrix(images: &Images, n: usize, f: usize, gray: bool) -> Result<DMatrix<f64
     Ok(x)
 }
 
-/// Whitening by the thin SVD: with `Xᵀ = U S Vᵀ` (n×d), return `(U Vᵀ)ᵀ = V Uᵀ` (d×n), whose
-/// rows are orthonormal, so `X Xᵀ = I` and κ(Σ) = 1 exactly, together with the numerical rank
-/// of the raw data. Needs n ≥ d.
+/// Whitening by the thin SVD: with `Xᵀ = U S Vᵀ` (n×d), return `(U Vᵀ)ᵀ = V Uᵀ` (d×n): all
+/// singular values set to 1, together with the numerical rank of the raw data. For n ≥ d its
+/// rows are orthonormal, so `X Xᵀ = I` and κ(Σ) = 1 exactly; for n < d its columns (the
+/// samples) are orthonormal, `XᵀX = I_n`, and κ(Σ) = 1 over Σ's n nonzero eigenvalues.
 ///
 /// Rank-deficient data (strided MNIST always is: the image border is blank, so f = 4 leaves
 /// about 34 of 49 pixels that ever vary) is whitened the same way the authors' code does it:
@@ -77,18 +78,16 @@ fn matrix(images: &Images, n: usize, f: usize, gray: bool) -> Result<DMatrix<f64
 /// completion is chosen cannot change κ.
 pub fn whiten(x: &DMatrix<f64>) -> Result<(DMatrix<f64>, usize)> {
     let (d, n) = x.shape();
-    if n < d {
-        return Err(Error::Input(format!(
-            "whitening needs at least as many samples as dimensions: n = {n} < d = {d}"
-        )));
-    }
     let svd = linalg::thin_svd(&x.transpose())?;
     let rank = linalg::numerical_rank_sv(&svd.s, n.max(d));
-    let gram = svd.u.transpose() * &svd.u;
-    let off = (gram - DMatrix::<f64>::identity(d, d)).abs().max();
+    // the factor whose columns must be orthonormal: U (n×d) when n ≥ d, else V (d×n)
+    let q = if n >= d { &svd.u } else { &svd.v };
+    let gram = q.transpose() * q;
+    let r = n.min(d);
+    let off = (gram - DMatrix::<f64>::identity(r, r)).abs().max();
     if off > 1e-10 {
         return Err(Error::Numerics(format!(
-            "whitening: the SVD's left singular vectors are not orthonormal (max |UᵀU − I| = {off:e})"
+            "whitening: the SVD's singular vectors are not orthonormal (max |QᵀQ − I| = {off:e})"
         )));
     }
     Ok((&svd.v * svd.u.transpose(), rank))

@@ -1,6 +1,7 @@
 //! `batchnorm` (Fig. 6): one hidden linear layer with and without batch normalisation,
 //! κ(G_O) versus the width. Each point evaluates the same W₁, W₂ with and without BN.
 
+use super::bootstrap::{worst, Rule, Trend};
 use super::kit::{self, cols, curves, find_curve, first_int, param, trend, Channels, Params, K};
 use crate::claims::Claim;
 use crate::data::Want;
@@ -137,27 +138,51 @@ impl Definition for BatchNorm {
     fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
         let k = curves(df, "norm", "width", "kappa")?;
         let (with, without) = (find_curve(&k, "with BN"), find_curve(&k, "without BN"));
+        // the same weights with and without BN share a seed: resampled together (paired)
+        let keys: &[&str] = &["width"];
+        let lowers = |df: &DataFrame| -> Result<f64> {
+            let k = curves(df, "norm", "width", "kappa")?;
+            let (with, without) = (find_curve(&k, "with BN"), find_curve(&k, "without BN"));
+            let ratios: Vec<f64> = with.iter().zip(&without).map(|(a, b)| b.1 / a.1).collect();
+            Ok(worst(&ratios, Rule::Above(1.0)))
+        };
+        let width_rule = Rule::AtMost(-0.8);
+        let keeps = move |df: &DataFrame| -> Result<f64> {
+            let k = curves(df, "norm", "width", "kappa")?;
+            Ok(trend(&find_curve(&k, "with BN")))
+        };
         Ok(vec![
-            Claim::paper(
-                "batchnorm/bn-lowers-kappa",
-                "BN lowers mean κ at every width",
-                !with.is_empty() && with.iter().zip(&without).all(|(a, b)| a.1 < b.1),
+            Trend {
+                id: "batchnorm/bn-lowers-kappa",
+                statement: "BN lowers mean κ at every width",
+                keys,
+                rule: Rule::Above(1.0),
+                statistic: "smallest ratio κ without / κ with BN",
+            }
+            .claim(
+                df,
+                lowers,
                 kit::joined(with.iter().zip(&without), |(a, b)| {
                     format!("m={}: {} vs {}", a.0, sig(a.1), sig(b.1))
                 }),
-            ),
-            Claim::paper(
-                "batchnorm/keeps-width-trend",
-                "With BN, κ still decreases with width (Spearman ρ ≤ −0.8)",
-                with.len() > 1 && trend(&with) <= -0.8,
+            )?,
+            Trend {
+                id: "batchnorm/keeps-width-trend",
+                statement: "With BN, κ still decreases with width (Spearman ρ ≤ −0.8)",
+                keys,
+                rule: width_rule,
+                statistic: "ρ with BN",
+            }
+            .claim(
+                df,
+                keeps,
                 format!(
-                    "with BN {} (ρ = {:.2}); without BN {} (ρ = {:.2})",
+                    "with BN {}; without BN {} (ρ = {:.2})",
                     kit::span(&with),
-                    trend(&with),
                     kit::span(&without),
                     trend(&without)
                 ),
-            ),
+            )?,
         ])
     }
 }

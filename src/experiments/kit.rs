@@ -224,7 +224,7 @@ pub fn data_columns(
 // grids
 
 /// A point's parameters in the order that seeds its generator.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Params(Vec<(&'static str, String)>);
 
 impl Params {
@@ -245,6 +245,32 @@ impl Params {
     pub fn with(mut self, key: &'static str, value: impl ToString) -> Params {
         self.0.push((key, value.to_string()));
         self
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The (key, value) pairs in order.
+    pub fn pairs(&self) -> &[(&'static str, String)] {
+        &self.0
+    }
+
+    /// Parameters from (key, value) pairs.
+    pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Params {
+        Params(pairs)
+    }
+}
+
+/// One point with these parameters and replicate index.
+pub fn point(params: Params, replicate: u64) -> Point {
+    Point {
+        params: params.0,
+        replicate,
     }
 }
 

@@ -3,6 +3,7 @@
 //! `Definition`; adding one means its file, a line below, and its table in the profiles.
 
 pub mod batchnorm;
+pub mod bootstrap;
 pub mod cnn;
 pub mod depth_width;
 pub mod kaiming_table;
@@ -10,8 +11,10 @@ pub mod kit;
 pub mod partial_products;
 pub mod pruning;
 pub mod relu;
+pub mod relu_n_below_d;
 pub mod residual;
 pub mod spectrum_rank;
+pub mod stored_values;
 pub mod tight_vs_loose;
 pub mod training_dynamics;
 pub mod whitening;
@@ -32,11 +35,13 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &Typed::<whitening::Whitening>::NEW,
         &Typed::<cnn::Cnn>::NEW,
         &Typed::<relu::Relu>::NEW,
+        &Typed::<relu_n_below_d::ReluNBelowD>::NEW,
         &Typed::<batchnorm::BatchNorm>::NEW,
         &Typed::<training_dynamics::TrainingDynamics>::NEW,
         &Typed::<width_training::WidthTraining>::NEW,
         &Typed::<pruning::Pruning>::NEW,
         &Typed::<spectrum_rank::SpectrumRank>::NEW,
+        &Typed::<stored_values::StoredValues>::NEW,
     ]
 }
 

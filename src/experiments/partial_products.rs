@@ -2,7 +2,8 @@
 //! and `P_out(ℓ) = W_{L:ℓ+1}` versus the layer ℓ, for several depths. These are the
 //! quantities B-convex is made of; they depend on the weights only, not on the data.
 
-use super::kit::{self, cols, curves, first_int, param, trend, trend_evidence, Curve, Params, K};
+use super::bootstrap::{worst_rho, Rule, Trend};
+use super::kit::{self, cols, curves, first_int, param, trend_evidence, Params, K};
 use crate::bounds::PartialSingularValues;
 use crate::claims::Claim;
 use crate::data::{downsampled_dim, DataSource};
@@ -150,23 +151,35 @@ impl Definition for PartialProducts {
         let ko = curves(df, "depth", "layer", "kappa_out")?;
         // The trend along the network, by Spearman's rank correlation between ℓ and the mean
         // κ (κ(P_in(1)) = κ(P_out(L)) = 1 are identities and take part as the end points).
-        let all =
-            |cs: &[(String, Curve)], ok: fn(f64) -> bool| cs.iter().all(|(_, c)| ok(trend(c)));
+        let keys: &[&str] = &["depth", "layer"];
+        let (up, down) = (Rule::AtLeast(0.8), Rule::AtMost(-0.8));
         Ok(vec![
-            Claim::paper(
-                "partial-products/p-in-worsens-with-layer",
-                "κ(P_in(ℓ)) increases with ℓ (Spearman ρ ≥ 0.8 at every depth): the more layers \
-                 the product spans, the worse its conditioning",
-                all(&ki, |r| r >= 0.8),
+            Trend {
+                id: "partial-products/p-in-worsens-with-layer",
+                statement: "κ(P_in(ℓ)) increases with ℓ (Spearman ρ ≥ 0.8 at every depth): the \
+                            more layers the product spans, the worse its conditioning",
+                keys,
+                rule: up,
+                statistic: "smallest ρ over depths",
+            }
+            .claim(
+                df,
+                worst_rho("depth", "layer", "kappa_in", up),
                 trend_evidence(&ki, "h="),
-            ),
-            Claim::paper(
-                "partial-products/p-out-improves-with-layer",
-                "κ(P_out(ℓ)) decreases with ℓ as the product spans fewer layers (Spearman ρ ≤ \
-                 −0.8 at every depth)",
-                all(&ko, |r| r <= -0.8),
+            )?,
+            Trend {
+                id: "partial-products/p-out-improves-with-layer",
+                statement: "κ(P_out(ℓ)) decreases with ℓ as the product spans fewer layers \
+                            (Spearman ρ ≤ −0.8 at every depth)",
+                keys,
+                rule: down,
+                statistic: "largest ρ over depths",
+            }
+            .claim(
+                df,
+                worst_rho("depth", "layer", "kappa_out", down),
                 trend_evidence(&ko, "h="),
-            ),
+            )?,
         ])
     }
 }

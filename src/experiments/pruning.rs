@@ -2,7 +2,8 @@
 //! with momentum and weight decay on the cross-entropy; the training loss after every epoch and
 //! κ of the Gauss-Newton matrix in the kept parameters at checkpoints.
 
-use super::kit::{self, curves, first_int, increasing, param, Col, Curve, Params, K};
+use super::bootstrap::{steps, worst, Rule, Trend};
+use super::kit::{self, curves, first_int, param, Col, Curve, Params, K};
 use crate::claims::Claim;
 use crate::config::{Check, DataSpec};
 use crate::data::{design_matrix, Want};
@@ -225,7 +226,6 @@ impl Definition for Pruning {
         let finals = |col: &str| kit::at_last_epoch(df, "fraction", col);
         let (kappa, loss) = (finals("kappa")?, finals("loss")?);
         let show = |c: &Curve| kit::listing(c, "");
-        let monotone = |c: &Curve| increasing(c);
         let breaks = |c: &Curve| -> String {
             let v: Vec<String> = c
                 .windows(2)
@@ -238,19 +238,40 @@ impl Definition for Pruning {
                 format!("not increasing at {}", v.join(", "))
             }
         };
+        // an initialisation's whole run (every epoch's row) is resampled as one
+        let rises = |col: &'static str| {
+            move |df: &DataFrame| -> Result<f64> {
+                let c = kit::at_last_epoch(df, "fraction", col)?;
+                Ok(worst(&steps(&[(String::new(), c)]), Rule::Above(1.0)))
+            }
+        };
+        let keys: &[&str] = &["fraction"];
         Ok(vec![
-            Claim::paper(
-                "pruning/raises-final-kappa",
-                "Pruning raises κ: the final κ increases with the pruning fraction",
-                monotone(&kappa),
+            Trend {
+                id: "pruning/raises-final-kappa",
+                statement: "Pruning raises κ: the final κ increases with the pruning fraction",
+                keys,
+                rule: Rule::Above(1.0),
+                statistic: "smallest ratio of consecutive final κ",
+            }
+            .claim(
+                df,
+                rises("kappa"),
                 format!("final κ by fraction {} ({})", show(&kappa), breaks(&kappa)),
-            ),
-            Claim::paper(
-                "pruning/slows-training",
-                "Pruning slows training: the final loss increases with the pruning fraction",
-                monotone(&loss),
+            )?,
+            Trend {
+                id: "pruning/slows-training",
+                statement: "Pruning slows training: the final loss increases with the pruning \
+                            fraction",
+                keys,
+                rule: Rule::Above(1.0),
+                statistic: "smallest ratio of consecutive final losses",
+            }
+            .claim(
+                df,
+                rises("loss"),
                 format!("final loss by fraction {} ({})", show(&loss), breaks(&loss)),
-            ),
+            )?,
         ])
     }
 }

@@ -170,7 +170,9 @@ impl Definition for Relu {
                 )
             },
         );
-        holds.pass &= !finite.is_empty();
+        if finite.is_empty() {
+            holds.verdict = crate::claims::Verdict::Fail;
+        }
         Ok(vec![
             holds,
             Claim::paper(

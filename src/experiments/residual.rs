@@ -4,7 +4,8 @@
 //! Each point draws one set of weights W and evaluates every β on it, so the comparison
 //! between β values is paired.
 
-use super::kit::{self, cols, curves, param, Col, Params};
+use super::bootstrap::{worst, Rule, Trend};
+use super::kit::{self, cols, curves, find_curve, param, Col, Params};
 use crate::bounds;
 use crate::claims::{count_above, Claim};
 use crate::config::Check;
@@ -187,14 +188,25 @@ impl Definition for Residual {
             ));
         }
         let one = kappa_curves.iter().find(|(b, _)| b == "1");
-        if let (Some((_, plain_c)), Some((_, one_c))) = (plain_curve, one) {
-            claims.push(Claim::paper(
-                "residual/skips-lower-kappa",
-                "Skip connections lower κ: with β = 1, mean κ is below that of the same weights \
-                 without skips at every depth",
-                plain_c.iter().zip(one_c).all(|(a, b)| b.1 < a.1),
-                ev.join("; "),
-            ));
+        if plain_curve.is_some() && one.is_some() {
+            // the same weights with and without skips share a seed: resampled together
+            let lowers = |df: &DataFrame| -> Result<f64> {
+                let k = curves(df, "beta", "depth", "kappa")?;
+                let (plain, one) = (find_curve(&k, "0"), find_curve(&k, "1"));
+                let r: Vec<f64> = plain.iter().zip(&one).map(|(a, b)| a.1 / b.1).collect();
+                Ok(worst(&r, Rule::Above(1.0)))
+            };
+            claims.push(
+                Trend {
+                    id: "residual/skips-lower-kappa",
+                    statement: "Skip connections lower κ: with β = 1, mean κ is below that of \
+                                the same weights without skips at every depth",
+                    keys: &["depth"],
+                    rule: Rule::Above(1.0),
+                    statistic: "smallest ratio κ(β = 0)/κ(β = 1) over depths",
+                }
+                .claim(df, lowers, ev.join("; "))?,
+            );
         }
         Ok(claims)
     }

@@ -1,6 +1,7 @@
 //! `whitening` (appendix): κ(G_O) versus depth with and without whitening the inputs. Each
 //! point evaluates the same weights on both versions of the data, so the comparison is paired.
 
+use super::bootstrap::{worst, Rule, Trend};
 use super::kit::{self, cols, curves, find_curve, first_int, param, Col, Params};
 use crate::claims::Claim;
 use crate::config::{Check, DataSpec};
@@ -115,12 +116,26 @@ impl Definition for Whitening {
             return Ok(claims);
         }
         let ratios: Vec<(f64, f64)> = w.iter().zip(&r).map(|(a, b)| (a.0, b.1 / a.1)).collect();
-        claims.push(Claim::paper(
-            "whitening/lowers-kappa",
-            "Whitening lowers mean κ at every depth",
-            ratios.iter().all(|&(_, q)| q > 1.0),
-            kit::joined(&ratios, |(h, q)| format!("h={h}: ×{}", sig(*q))),
-        ));
+        // raw and whitened runs of one seed share the weights: resampled together (paired)
+        let gains = |df: &DataFrame| -> Result<Vec<f64>> {
+            let k = curves(df, "inputs", "depth", "kappa")?;
+            let (w, r) = (find_curve(&k, "whitened"), find_curve(&k, "raw"));
+            Ok(w.iter().zip(&r).map(|(a, b)| b.1 / a.1).collect())
+        };
+        claims.push(
+            Trend {
+                id: "whitening/lowers-kappa",
+                statement: "Whitening lowers mean κ at every depth",
+                keys: &["depth"],
+                rule: Rule::Above(1.0),
+                statistic: "smallest ratio κ_raw/κ_whitened over depths",
+            }
+            .claim(
+                df,
+                move |df| Ok(worst(&gains(df)?, Rule::Above(1.0))),
+                kit::joined(&ratios, |(h, q)| format!("h={h}: ×{}", sig(*q))),
+            )?,
+        );
         // "About κ(Σ)'s order", read on a log scale: whitening removes at least half of
         // κ(Σ)'s orders of magnitude from κ(G_O), and never more than κ(Σ) itself would allow
         // for one hidden layer (where the ratio is at most κ(Σ)).
@@ -128,22 +143,33 @@ impl Definition for Whitening {
             .iter()
             .map(|&(_, q)| q.log10() / ks.log10())
             .collect();
-        claims.push(Claim::paper(
-            "whitening/by-order-of-kappa-sigma",
-            "The improvement κ_raw/κ_whitened is of the order of κ(Σ): at every depth it is at \
-             least κ(Σ)^{1/2}, i.e. log κ_raw/κ_white ≥ ½ log κ(Σ)",
-            fractions.iter().all(|&f| f >= 0.5),
-            format!(
-                "κ(Σ) = {}; ratio (log-fraction of κ(Σ)) {}",
-                sig(ks),
-                ratios
-                    .iter()
-                    .zip(&fractions)
-                    .map(|((h, q), f)| format!("h={h}: {} ({f:.2})", sig(*q)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+        claims.push(
+            Trend {
+                id: "whitening/by-order-of-kappa-sigma",
+                statement: "The improvement κ_raw/κ_whitened is of the order of κ(Σ): at every \
+                            depth it is at least κ(Σ)^{1/2}, i.e. log κ_raw/κ_white ≥ ½ log κ(Σ)",
+                keys: &["depth"],
+                rule: Rule::AtLeast(0.5),
+                statistic: "smallest log-fraction",
+            }
+            .claim(
+                df,
+                move |df| {
+                    let f: Vec<f64> = gains(df)?.iter().map(|q| q.log10() / ks.log10()).collect();
+                    Ok(worst(&f, Rule::AtLeast(0.5)))
+                },
+                format!(
+                    "κ(Σ) = {}; ratio (log-fraction of κ(Σ)) {}",
+                    sig(ks),
+                    ratios
+                        .iter()
+                        .zip(&fractions)
+                        .map(|((h, q), f)| format!("h={h}: {} ({f:.2})", sig(*q)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )?,
+        );
         Ok(claims)
     }
 }

@@ -1,6 +1,7 @@
 //! `width-scaling` (Fig. 2b): κ(G_O) versus depth h when the width grows with depth, m = c·h,
 //! against the fixed width m = c as a reference.
 
+use super::bootstrap::{worst, Rule, Trend};
 use super::kit::{self, axis, curves, param, param_str, span, Curve, Params};
 use crate::claims::Claim;
 use crate::experiment::{Definition, Job, SummaryTable};
@@ -92,11 +93,8 @@ impl Definition for WidthScaling {
         let mut claims = kit::linear_bound_claims(Self::ID, df, "width")?;
         let prop = scaled_curves(df, PROPORTIONAL)?;
         let fixed = scaled_curves(df, FIXED)?;
-        let growth = |c: &Curve| c.last().map(|l| l.1).unwrap_or(0.0) / c[0].1;
-        let mut slows = true;
         let mut ev = Vec::new();
         for ((c, p), (_, f)) in prop.iter().zip(&fixed) {
-            slows &= growth(p) < growth(f);
             ev.push(format!(
                 "c={c}: m=c·h κ {} (×{:.3}) vs m=c κ {} (×{:.3})",
                 span(p),
@@ -105,21 +103,48 @@ impl Definition for WidthScaling {
                 growth(f)
             ));
         }
-        claims.push(Claim::paper(
-            "width-scaling/proportional-slows-growth",
-            "For every c, κ grows less from the smallest to the largest depth with m = c·h \
-             than with the fixed width m = c",
-            slows && !prop.is_empty(),
-            ev.join("; "),
-        ));
+        let keys: &[&str] = &["curve", "depth"];
+        let slower = |df: &DataFrame| -> Result<f64> {
+            let (prop, fixed) = (scaled_curves(df, PROPORTIONAL)?, scaled_curves(df, FIXED)?);
+            let r: Vec<f64> = prop
+                .iter()
+                .zip(&fixed)
+                .map(|((_, p), (_, f))| growth(f) / growth(p))
+                .collect();
+            Ok(worst(&r, Rule::Above(1.0)))
+        };
+        claims.push(
+            Trend {
+                id: "width-scaling/proportional-slows-growth",
+                statement: "For every c, κ grows less from the smallest to the largest depth \
+                            with m = c·h than with the fixed width m = c",
+                keys,
+                rule: Rule::Above(1.0),
+                statistic: "smallest ratio of growths (fixed / proportional)",
+            }
+            .claim(df, slower, ev.join("; "))?,
+        );
         if let Some((c, p)) = prop.last() {
-            claims.push(Claim::paper(
-                "width-scaling/large-c-reverses",
-                "For the largest factor c, κ at the largest depth is below κ at the smallest \
-                 depth",
-                growth(p) < 1.0,
-                format!("c={c}: κ {} (×{:.3})", span(p), growth(p)),
-            ));
+            let last_growth = |df: &DataFrame| -> Result<f64> {
+                Ok(scaled_curves(df, PROPORTIONAL)?
+                    .last()
+                    .map_or(f64::NAN, |(_, p)| growth(p)))
+            };
+            claims.push(
+                Trend {
+                    id: "width-scaling/large-c-reverses",
+                    statement: "For the largest factor c, κ at the largest depth is below κ at \
+                                the smallest depth",
+                    keys,
+                    rule: Rule::Below(1.0),
+                    statistic: "growth",
+                }
+                .claim(
+                    df,
+                    last_growth,
+                    format!("c={c}: κ {} (×{:.3})", span(p), growth(p)),
+                )?,
+            );
         }
         Ok(claims)
     }
@@ -134,6 +159,11 @@ fn scaled_curves(df: &DataFrame, scaling: &str) -> Result<Vec<(String, Curve)>> 
                 .map(|m| (m.to_string(), c))
         })
         .collect())
+}
+
+/// κ at the largest depth over κ at the smallest, along a curve.
+fn growth(c: &Curve) -> f64 {
+    c.last().map_or(f64::NAN, |l| l.1) / c.first().map_or(f64::NAN, |f| f.1)
 }
 
 crate::config! {

@@ -1,6 +1,7 @@
 //! `width-training` (App.): training loss and κ(G_O) versus epoch for one hidden layer of
 //! several widths, each width with the learning rate a short search picked.
 
+use super::bootstrap::{Rule, Trend};
 use super::kit::{self, cols, curves, first_int, param, Channels, Curve, LinearCheckpoint, Params};
 use crate::claims::Claim;
 use crate::config::Check;
@@ -192,25 +193,46 @@ impl Definition for WidthTraining {
         let init = kit::at_first_epoch(df, "width", "kappa")?;
         let show = |c: &Curve| kit::listing(c, "m=");
         let (rl, rk) = (kit::trend(&loss), kit::trend(&init));
+        // an initialisation's run is resampled whole, within its width
+        let keys: &[&str] = &["width"];
+        let rule = Rule::AtMost(-0.8);
+        let rho_last = |df: &DataFrame| -> Result<f64> {
+            Ok(kit::trend(&kit::at_last_epoch(df, "width", "loss")?))
+        };
+        let rho_init = |df: &DataFrame| -> Result<f64> {
+            Ok(kit::trend(&kit::at_first_epoch(df, "width", "kappa")?))
+        };
         Ok(vec![
-            Claim::paper(
-                "width-training/wider-reaches-lower-loss",
-                "Wider networks reach a lower training loss in the same number of epochs \
-                 (Spearman ρ of final loss vs width ≤ −0.8)",
-                rl <= -0.8,
+            Trend {
+                id: "width-training/wider-reaches-lower-loss",
+                statement: "Wider networks reach a lower training loss in the same number of \
+                            epochs (Spearman ρ of final loss vs width ≤ −0.8)",
+                keys,
+                rule,
+                statistic: "ρ",
+            }
+            .claim(
+                df,
+                rho_last,
                 format!("final loss {} (ρ = {rl:.2})", show(&loss)),
-            ),
-            Claim::paper(
-                "width-training/wider-is-better-conditioned",
-                "Wider networks are better conditioned at initialisation (Spearman ρ of κ at \
-                 epoch 0 vs width ≤ −0.8)",
-                rk <= -0.8,
+            )?,
+            Trend {
+                id: "width-training/wider-is-better-conditioned",
+                statement: "Wider networks are better conditioned at initialisation (Spearman ρ \
+                            of κ at epoch 0 vs width ≤ −0.8)",
+                keys,
+                rule,
+                statistic: "ρ",
+            }
+            .claim(
+                df,
+                rho_init,
                 format!(
                     "κ at 0: {} (ρ = {rk:.2}); final κ: {}",
                     show(&init),
                     show(&kappa)
                 ),
-            ),
+            )?,
         ])
     }
 }

@@ -164,6 +164,15 @@ impl LinearCnn {
     /// The dense-Toeplitz surrogate: each convolution as its (out·len_out) × (inp·len_in)
     /// Toeplitz matrix, then the head, as a deep linear network.
     pub fn toeplitz(&self) -> DeepLinear {
+        let mut weights = self.toeplitz_convs();
+        weights.push(self.head.clone());
+        DeepLinear { weights }
+    }
+
+    /// The Toeplitz matrix of every convolution, first to last, without the head (the
+    /// network the authors' CNN formula describes, docs/METHODS.md §7):
+    /// `T[o·len_out + p, i·len_in + p + s] = w[o, i, s]`.
+    pub fn toeplitz_convs(&self) -> Vec<DMatrix<f64>> {
         let lens = self.lengths();
         let mut weights = Vec::new();
         for (l, c) in self.convs.iter().enumerate() {
@@ -180,8 +189,7 @@ impl LinearCnn {
             }
             weights.push(t);
         }
-        weights.push(self.head.clone());
-        DeepLinear { weights }
+        weights
     }
 
     /// The Jacobian in the filter and head parameters, `J ∈ R^{nk×p}` (row `i·k + o`):

@@ -12,7 +12,8 @@ pub struct TwoLayer {
     pub v: DMatrix<f64>,
     /// Second layer, k×m.
     pub w: DMatrix<f64>,
-    /// Negative slope α ∈ [0, 1].
+    /// Slope α on the negative side: α ∈ [0, 1] for leaky ReLU; a negative value −a gives the
+    /// authors' `σ̃(z) = −a z` (`crate::authors::relu_tilde`).
     pub alpha: f64,
 }
 
@@ -31,7 +32,7 @@ impl TwoLayer {
         TwoLayer { v, w, alpha }
     }
 
-    /// `σ(z) = max(z, αz)` for α ≤ 1.
+    /// `σ(z) = z` for z > 0, `αz` otherwise (`max(z, αz)` for 0 ≤ α ≤ 1).
     pub fn act(&self, z: f64) -> f64 {
         if z > 0.0 {
             z
