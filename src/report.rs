@@ -291,7 +291,7 @@ fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
 }
 
 /// SHA-256 of the sources this binary was built from (`src/`, `templates/`, `profiles/`,
-/// `Cargo.toml`, `Cargo.lock`), computed by `build.rs`: it names the code behind a report
+/// `Cargo.toml`, `Cargo.lock`, `data/published-values.csv`), computed by `build.rs`: it names the code behind a report
 /// without depending on git, so a report regenerated from the same code is byte-identical.
 pub const SOURCE_SHA256: &str = env!("GNCOND_SOURCE_SHA256");
 
