@@ -18,7 +18,7 @@
 //! otherwise ([`relu_tilde`]). At α = 0 both are the ReLU network.
 
 use crate::linalg::{self, Spectrum};
-use crate::nets::TwoLayer;
+use crate::nets::{PartialProducts, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
 
@@ -103,6 +103,45 @@ pub fn cnn_bound_as_written(t1: &DMatrix<f64>, t2: &DMatrix<f64>, kappa_sigma: f
     };
     let ((max1, min1), (max2, min2)) = (ends(t1)?, ends(t2)?);
     Ok(kappa_sigma * (max1 + max2) / (min1 + min2))
+}
+
+/// κ of a deep linear network as the authors' linear-network code computes it:
+/// `H = [Σ_ℓ P_out(ℓ)P_out(ℓ)ᵀ ⊗ P_in(ℓ)ᵀP_in(ℓ)] (I_k ⊗ Σ)`, which is not symmetric unless
+/// Σ ∝ I, handed to `eigvalsh` (which reads only the lower triangle, so it eigensolves
+/// `tril(H) + tril(H, −1)ᵀ`), with the rank of H from its singular values (`σ > σ_max · N · ε`)
+/// and κ the largest |eigenvalue| over the rank-th largest. On whitened inputs this is κ(G_O).
+pub fn linear_kappa_as_written(pp: &PartialProducts, sigma: &DMatrix<f64>) -> Result<f64> {
+    let d = sigma.nrows();
+    let k = pp.p_out[0].nrows();
+    let n = k * d;
+    let mut h = DMatrix::zeros(n, n);
+    for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
+        let a = p_in.transpose() * p_in * sigma;
+        let b = p_out * p_out.transpose();
+        for (bi, bj) in (0..k).flat_map(|i| (0..k).map(move |j| (i, j))) {
+            let s = b[(bi, bj)];
+            for (ai, aj) in (0..d).flat_map(|i| (0..d).map(move |j| (i, j))) {
+                h[(bi * d + ai, bj * d + aj)] += s * a[(ai, aj)];
+            }
+        }
+    }
+    let lower = DMatrix::from_fn(n, n, |i, j| if i >= j { h[(i, j)] } else { h[(j, i)] });
+    let mut e: Vec<f64> = linalg::sym_eigenvalues(&lower)?
+        .into_iter()
+        .map(f64::abs)
+        .collect();
+    e.sort_by(f64::total_cmp);
+    let sv = linalg::singular_values(&h)?;
+    let top = sv.iter().copied().fold(0.0, f64::max);
+    let rank = sv
+        .iter()
+        .filter(|&&v| v > top * n as f64 * f64::EPSILON)
+        .count();
+    Ok(if rank == 0 {
+        f64::INFINITY
+    } else {
+        e[n - 1] / e[n - rank]
+    })
 }
 
 /// B-kaiming as the authors' notebook evaluates it: the same formula without the validity
@@ -216,6 +255,62 @@ mod tests {
                 assert!((a - b).abs() <= 1e-12 * top, "{slot:?}: {a} vs {b}");
             }
         }
+    }
+
+    #[test]
+    fn the_hand_written_toeplitz_matrices_are_the_cnn_s() {
+        // the filters of `hand_case`, stored as PyTorch does: w[o][i][t] at (o·inp + i)·ks + t
+        use crate::nets::cnn::{Conv, LinearCnn};
+        let net = LinearCnn {
+            d: 4,
+            convs: vec![
+                Conv {
+                    out: 2,
+                    inp: 1,
+                    ks: 2,
+                    w: vec![1.0, 2.0, -1.0, 3.0],
+                },
+                Conv {
+                    out: 2,
+                    inp: 2,
+                    ks: 2,
+                    w: vec![1.0, 0.0, 0.0, 1.0, 2.0, -1.0, 1.0, 1.0],
+                },
+            ],
+            head: DMatrix::zeros(1, 4),
+        };
+        let (t1, t2, _) = hand_case();
+        let t = net.toeplitz_convs();
+        assert_eq!(t[0], t1);
+        assert_eq!(t[1], t2);
+    }
+
+    #[test]
+    fn the_linear_formula_as_written_is_exact_only_for_whitened_inputs() {
+        use crate::data::SecondMoment;
+        use crate::nets::DeepLinear;
+        let mut rng = crate::seed::point_rng(3, "authors-linear", &[], 0);
+        let net = DeepLinear::kaiming(&[4, 6, 5, 3], &mut rng);
+        let pp = net.partial_products();
+        let (_, _, f) = hand_case();
+        // whitened: Σ = I, the product is symmetric and the formula is κ(G_O)
+        let white = SecondMoment::of(&(DMatrix::<f64>::identity(4, 4) * 2.0)).unwrap();
+        let sigma_w = white.factor.transpose() * &white.factor;
+        let ours = crate::gn::kronecker_linear(&pp, &white)
+            .unwrap()
+            .spectrum
+            .kappa;
+        let theirs = linear_kappa_as_written(&pp, &sigma_w).unwrap();
+        assert!(((ours - theirs) / ours).abs() < 1e-10, "{ours} vs {theirs}");
+        // raw: Σ is not ∝ I, eigvalsh of the lower triangle is another number
+        let raw = SecondMoment::of(&(f.transpose() * 2.0)).unwrap();
+        let sigma_r = f.transpose() * &f;
+        let ours = crate::gn::kronecker_linear(&pp, &raw)
+            .unwrap()
+            .spectrum
+            .kappa;
+        let theirs = linear_kappa_as_written(&pp, &sigma_r).unwrap();
+        assert!(((ours - theirs) / ours).abs() > 1e-3, "{ours} vs {theirs}");
     }
 
     #[test]

@@ -3,13 +3,14 @@
 
 use super::bootstrap::{worst, Rule, Trend};
 use super::kit::{self, cols, curves, find_curve, first_int, param, Col, Params};
+use crate::authors;
 use crate::claims::Claim;
 use crate::config::{Check, DataSpec};
 use crate::data::Want;
 use crate::experiment::{Definition, Job, SummaryTable};
 use crate::format::sig;
 use crate::nets::DeepLinear;
-use crate::plot::Figure;
+use crate::plot::{Figure, Series};
 use crate::runner::Point;
 use crate::table::Row;
 use crate::Result;
@@ -68,14 +69,16 @@ impl Definition for Whitening {
                         .int("width", c.width)
                         .int("seed", point.replicate as usize);
                     let row = kit::data_columns(row, moment, *rank, whiten, &images.source.id);
-                    kit::linear_point(row, &net, moment)
+                    let sigma = moment.factor.transpose() * &moment.factor;
+                    let theirs = authors::linear_kappa_as_written(&net.partial_products(), &sigma)?;
+                    kit::linear_point(row, &net, moment).map(|r| r.float("kappa_authors", theirs))
                 })
                 .collect()
         })
     }
 
     fn figure(df: &DataFrame) -> Result<Figure> {
-        let series = kit::kappa_and_bound(
+        let mut series = kit::kappa_and_bound(
             curves(df, "inputs", "depth", "kappa")?,
             curves(df, "inputs", "depth", "b_convex")?,
             |name| {
@@ -84,6 +87,15 @@ impl Definition for Whitening {
                     format!("B-convex, {name} inputs"),
                 )
             },
+        );
+        let theirs = find_curve(&curves(df, "inputs", "depth", "kappa_authors")?, "raw");
+        series.push(
+            Series::measured(
+                "κ as the authors' code computes it, raw inputs (eigvalsh of a non-symmetric product)",
+                3,
+                theirs,
+            )
+            .no_band(),
         );
         Ok(Figure::new(
             format!(
@@ -94,7 +106,7 @@ impl Definition for Whitening {
                 first_int(df, &cols::WIDTH)?,
                 sig(kappa_sigma(df)?)
             ),
-            vec![kit::depth_panel().with(series)],
+            vec![kit::depth_panel().legend_room().with(series)],
         ))
     }
 
@@ -109,6 +121,37 @@ impl Definition for Whitening {
 
     fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
         let mut claims = kit::linear_bound_claims(Self::ID, df, "inputs")?;
+        let inputs = Col::<String>::new("inputs").of(df)?;
+        let (ours, theirs) = (
+            cols::KAPPA.of(df)?,
+            Col::<f64>::new("kappa_authors").of(df)?,
+        );
+        let gap = |white: bool| {
+            (0..ours.len())
+                .filter(|&i| (inputs[i] == "whitened") == white)
+                .map(|i| ((theirs[i] - ours[i]) / ours[i]).abs())
+                .fold(0.0, f64::max)
+        };
+        claims.push(Claim::guaranteed(
+            "whitening/authors-computation-exact-when-whitened",
+            "On whitened inputs the authors' computation (eigvalsh of [Σ_ℓ B_ℓ ⊗ A_ℓ](I ⊗ Σ)) is \
+             κ(G_O): the product is symmetric when Σ ∝ I (relative 1e-8)",
+            gap(true) <= 1e-8,
+            format!(
+                "largest relative difference {:.1e} on whitened inputs",
+                gap(true)
+            ),
+        ));
+        claims.push(Claim::paper(
+            "whitening/authors-computation-departs-on-raw",
+            "On raw inputs the authors' computation is not κ(G_O): eigvalsh reads one triangle \
+             of a non-symmetric matrix (differs by more than 1 % at some depth)",
+            gap(false) > 0.01,
+            format!(
+                "largest relative difference {} on raw inputs",
+                sig(gap(false))
+            ),
+        ));
         let kappa = curves(df, "inputs", "depth", "kappa")?;
         let ks = kappa_sigma(df)?;
         let (w, r) = (find_curve(&kappa, "whitened"), find_curve(&kappa, "raw"));
