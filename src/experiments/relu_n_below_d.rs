@@ -35,7 +35,7 @@ impl Definition for ReluNBelowD {
          d (docs/METHODS.md §3), which is why these sizes stand in for the paper's. Beside κ of \
          the network's Gauss-Newton matrix we evaluate the authors' Gram matrix, which takes \
          the slope −α (not α) on the negative side: it is the Gauss-Newton matrix of \
-         `W σ̃(V x)` with `σ̃(z) = −αz` for z < 0 (docs/METHODS.md §7), equal to ours at α = 0 \
+         `W s(V x)` with `s(z) = −αz` for z < 0 (docs/METHODS.md §7), equal to ours at α = 0 \
          only. Its κ is taken as they do (all eigenvalues, no rank rule).";
 
     fn points(c: &Config) -> Vec<Point> {
