@@ -148,7 +148,10 @@ fn whitening_with_fewer_samples_makes_them_orthonormal() {
     let x = design_matrix(&img, 30, 4).unwrap();
     let (xw, rank) = whiten(&x).unwrap();
     assert_eq!(xw.shape(), (49, 30));
-    assert_eq!(rank, 30);
+    // the raw rank is reported (27 here: the samples span fewer directions than their count),
+    // and the completion still makes all 30 whitened samples orthonormal
+    assert_eq!(rank, SecondMoment::of(&x).unwrap().rank);
+    assert!(rank < 30);
     let g = xw.transpose() * &xw;
     assert!((g - DMatrix::<f64>::identity(30, 30)).abs().max() < 1e-12);
     let white = SecondMoment::of(&xw).unwrap();

@@ -356,7 +356,8 @@ fn whitened_inputs_matter_only_through_d() {
     let mnist = gncond::data::design_matrix(&img, 300, 7).unwrap(); // d = 16
     let d = mnist.nrows();
     let mut r = rng("invariance", 0);
-    let gauss = gaussian(d, 500, &mut r);
+    // the same n: whitening gives X Xᵀ = I, so Σ = I/n
+    let gauss = gaussian(d, 300, &mut r);
     let (a, b) = (whiten(&mnist).unwrap().0, whiten(&gauss).unwrap().0);
     let net = DeepLinear::kaiming(&[d, 20, 15, 10], &mut r);
     let pp = net.partial_products();
