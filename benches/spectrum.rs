@@ -1,7 +1,8 @@
 //! Speed of the spectrum engine, always as ratios against a baseline in the same run:
-//! - `eigensolve/{faer,nalgebra-eigenvalues,nalgebra-SymmetricEigen}/n`: the symmetric
-//!   eigensolve behind every route (linalg.rs uses faer, eigenvalues only); the baselines are
-//!   nalgebra's eigenvalues-only solver and its full `SymmetricEigen` decomposition;
+//! - `eigensolve/{gncond,faer-sequential,nalgebra-eigenvalues}/n`: the symmetric eigensolve
+//!   behind every route (linalg.rs: faer, eigenvalues only, split into a fixed number of parts
+//!   on all cores) against the same solver in one part and nalgebra's eigenvalues-only solver
+//!   (n ≤ 2000);
 //! - `deep-linear/kronecker/m`: κ of a deep linear net (d = 49, k = 10, h = 10) by the
 //!   Kronecker route at growing width (its cost grows like m², not m³), against
 //!   `deep-linear/explicit-jacobian/m`, which builds J and eigensolves J Jᵀ (n = 10);
@@ -10,7 +11,10 @@
 //! - `resnet-jacobian/{frozen,batch}/n`: the Jacobian of a small CIFAR-style ResNet (7×7
 //!   grayscale, w = 4, one block per stage, k = 10) with frozen batch-norm statistics (one
 //!   sample per backward pass) against batch statistics (every backward pass runs through the
-//!   whole coupled batch, so its cost grows like n² instead of n).
+//!   whole coupled batch, so its cost grows like n² instead of n);
+//! - `resnet20-gram/{jacobian+gram,bare-gram}/n`: ResNet20 at 3×32×32 with frozen batch norm,
+//!   Jᵀ and `JJᵀ` against the bare Gram product of a matrix of the same shape (the floor), and
+//!   `resnet20-gram/batch-spectrum/8`: the batch-statistics spectrum of 8 images.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gncond::data::SecondMoment;
@@ -38,19 +42,25 @@ fn spd(n: usize) -> DMatrix<f64> {
 fn eigensolve(c: &mut Criterion) {
     let mut g = c.benchmark_group("eigensolve");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    for n in [500, 1000, 2000] {
+    for n in [500, 1000, 2000, 5000] {
         let a = spd(n);
-        g.bench_with_input(BenchmarkId::new("faer", n), &a, |b, a| {
+        // what every route calls: split into linalg::PAR_WAYS parts on all cores
+        g.bench_with_input(BenchmarkId::new("gncond", n), &a, |b, a| {
             b.iter(|| linalg::sym_eigenvalues(black_box(a)).unwrap())
         });
-        g.bench_with_input(BenchmarkId::new("nalgebra-eigenvalues", n), &a, |b, a| {
-            b.iter(|| black_box(a).clone().symmetric_eigenvalues())
+        // the same solver in one part on one core
+        g.bench_with_input(BenchmarkId::new("faer-sequential", n), &a, |b, a| {
+            b.iter(|| {
+                faer::MatRef::from_column_major_slice(black_box(a).as_slice(), n, n)
+                    .self_adjoint_eigenvalues(faer::Side::Lower)
+                    .unwrap()
+            })
         });
-        g.bench_with_input(
-            BenchmarkId::new("nalgebra-SymmetricEigen", n),
-            &a,
-            |b, a| b.iter(|| nalgebra::SymmetricEigen::new(black_box(a).clone())),
-        );
+        if n <= 2000 {
+            g.bench_with_input(BenchmarkId::new("nalgebra-eigenvalues", n), &a, |b, a| {
+                b.iter(|| black_box(a).clone().symmetric_eigenvalues())
+            });
+        }
     }
     g.finish();
 }
@@ -120,7 +130,7 @@ fn resnet_jacobian(c: &mut Criterion) {
         let x = gaussian(spec.input_dim(), n, &mut r);
         let stats = net.batch_stats(&x);
         g.bench_with_input(BenchmarkId::new("frozen", n), &x, |b, x| {
-            b.iter(|| net.jacobian_frozen(x, &stats))
+            b.iter(|| net.jacobian_frozen_t(x, &stats, None))
         });
         g.bench_with_input(BenchmarkId::new("batch", n), &x, |b, x| {
             b.iter(|| net.jacobian(x))
@@ -129,5 +139,40 @@ fn resnet_jacobian(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, eigensolve, deep_linear, relu_gram, resnet_jacobian);
+/// ResNet20 at full CIFAR resolution (3×32×32, k = 10), frozen batch norm: the Jacobian and
+/// its Gram matrix `JJᵀ` (what a pruning checkpoint costs before its eigensolve) against the
+/// bare Gram product of a matrix of the same shape with the same kernel, the floor.
+fn resnet20_gram(c: &mut Criterion) {
+    let mut g = c.benchmark_group("resnet20-gram");
+    g.sample_size(10).measurement_time(Duration::from_secs(60));
+    let spec = ResNetSpec::resnet20(3, 32, 32, 10);
+    let mut r = rng("resnet20");
+    let net = ResNet::kaiming(spec, &mut r);
+    for n in [20, 100] {
+        let x = gaussian(spec.input_dim(), n, &mut r);
+        let stats = net.batch_stats(&x);
+        g.bench_with_input(BenchmarkId::new("jacobian+gram", n), &x, |b, x| {
+            b.iter(|| linalg::gram_cols(&net.jacobian_frozen_t(x, &stats, None)))
+        });
+        let same_shape = gaussian(net.num_params(), n * spec.classes, &mut r);
+        g.bench_with_input(BenchmarkId::new("bare-gram", n), &same_shape, |b, a| {
+            b.iter(|| linalg::gram_cols(black_box(a)))
+        });
+    }
+    // the batch-statistics spectrum (every sample coupled) as `gncond spectrum --arch resnet`
+    let x = gaussian(spec.input_dim(), 8, &mut r);
+    g.bench_with_input(BenchmarkId::new("batch-spectrum", 8), &x, |b, x| {
+        b.iter(|| gn::resnet(&net, x, gncond::nets::BnMode::Batch).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    eigensolve,
+    deep_linear,
+    relu_gram,
+    resnet_jacobian,
+    resnet20_gram
+);
 criterion_main!(benches);

@@ -181,10 +181,10 @@ impl ReluBlocks {
         let f = net.features(x);
         let vx = &net.v * x;
         Ok(ReluBlocks {
-            xtx: ends(x.transpose() * x)?,
-            wwt: ends(&net.w * net.w.transpose())?,
-            fft: ends(&f * f.transpose())?,
-            xvvx: ends(vx.transpose() * vx)?,
+            xtx: ends(linalg::gram_cols(x))?,
+            wwt: ends(linalg::gram_rows(&net.w))?,
+            fft: ends(linalg::gram_rows(&f))?,
+            xvvx: ends(linalg::gram_cols(&vx))?,
         })
     }
 }

@@ -105,8 +105,8 @@ pub fn kronecker_linear_eigenvalues(
     let ft = moment.factor.transpose();
     for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
         let q = p_in * &ft;
-        let a = q.transpose() * &q;
-        let b = p_out * p_out.transpose();
+        let a = linalg::gram_cols(&q);
+        let b = linalg::gram_rows(p_out);
         for ai in 0..r {
             for bi in 0..r {
                 let s = a[(ai, bi)];
@@ -169,7 +169,7 @@ pub fn kronecker_sum_one_hidden(
     w2: &DMatrix<f64>,
     s: f64,
 ) -> Result<GnSpectrum> {
-    let a = linalg::sym_eigenvalues(&(w1.transpose() * w1))?;
+    let a = linalg::sym_eigenvalues(&linalg::gram_cols(w1))?;
     let b = linalg::sym_eigenvalues(&(w2 * w2.transpose()))?;
     let eigs: Vec<f64> = a
         .iter()
@@ -195,9 +195,9 @@ pub fn kronecker_one_hidden(
     moment: &SecondMoment,
 ) -> Result<GnSpectrum> {
     let f = &moment.factor;
-    let a1 = f * f.transpose();
-    let g = w1 * f.transpose();
-    let a2 = g.transpose() * g;
+    let a1 = linalg::gram_rows(f);
+    let g = linalg::matmul(w1, &f.transpose());
+    let a2 = linalg::gram_cols(&g);
     let mut eigs = Vec::new();
     for delta in linalg::sym_eigenvalues(&(w2 * w2.transpose()))? {
         eigs.extend(linalg::sym_eigenvalues(&(&a1 * delta + &a2))?);
@@ -260,20 +260,22 @@ pub fn batchnorm(net: &BatchNormNet, x: &DMatrix<f64>) -> Result<GnSpectrum> {
 /// `BnMode::Frozen` the statistics of `x` are held fixed and each sample is its own function.
 /// Above κ = 1e10 the singular values of J are taken instead of an eigensolve.
 pub fn resnet(net: &ResNet, x: &DMatrix<f64>, mode: BnMode) -> Result<GnSpectrum> {
-    let jac = match mode {
-        BnMode::Batch => net.jacobian(x),
-        BnMode::Frozen => net.jacobian_frozen(x, &net.batch_stats(x)),
-    };
-    let fast = smaller_gram(&jac, x.ncols())?;
-    if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
-        return jacobian_svd(&jac, x.ncols());
+    match mode {
+        BnMode::Batch => {
+            let jac = net.jacobian(x);
+            let fast = smaller_gram(&jac, x.ncols())?;
+            if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
+                return jacobian_svd(&jac, x.ncols());
+            }
+            Ok(fast)
+        }
+        BnMode::Frozen => resnet_frozen(net, x, &net.batch_stats(x), None, usize::MAX),
     }
-    Ok(fast)
 }
 
 /// A ResNet with batch-norm statistics `stats` held fixed (a per-sample function), in the
 /// parameters `mask` keeps (all when None): the Gauss-Newton matrix of the kept parameters.
-/// Built from per-sample Jacobian blocks so that J is never held whole when it is larger than
+/// Built from `Jᵀ` in blocks of samples so that J is never held whole when it is larger than
 /// `max_bytes`: with p_kept ≤ nk, `JᵀJ = Σ_blocks J_aᵀ J_a` (one pass); otherwise the Gram
 /// `J Jᵀ` block by block, recomputing the blocks that do not fit (never the p×p matrix when
 /// p > nk). When J fits and κ passes 1e10, the singular values of J are used instead.
@@ -285,42 +287,38 @@ pub fn resnet_frozen(
     max_bytes: usize,
 ) -> Result<GnSpectrum> {
     let (n, k) = (x.ncols(), net.spec.classes);
-    let cols: Vec<usize> = (0..net.num_params())
-        .filter(|&j| mask.is_none_or(|m| m[j]))
-        .collect();
-    let p = cols.len();
+    let p = mask.map_or(net.num_params(), |m| m.iter().filter(|&&kept| kept).count());
     let per_sample = (k * p * 8).max(1);
     let block = (max_bytes / per_sample).clamp(1, n);
-    let jac_block = |start: usize, len: usize| -> DMatrix<f64> {
-        let full = net.jacobian_frozen(&x.columns(start, len).into_owned(), stats);
-        DMatrix::from_fn(full.nrows(), p, |r, c| full[(r, cols[c])])
+    // Jᵀ of samples start..start+len: p_kept × len·k
+    let jt_block = |start: usize, len: usize| -> DMatrix<f64> {
+        net.jacobian_frozen_t(&x.columns(start, len).into_owned(), stats, mask)
     };
     let starts: Vec<usize> = (0..n).step_by(block).collect();
     if starts.len() == 1 {
-        let jac = jac_block(0, n);
-        let fast = smaller_gram(&jac, n)?;
+        let jt = jt_block(0, n);
+        let fast = smaller_gram_t(&jt, n)?;
         if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
-            return jacobian_svd(&jac, n);
+            return svd_route(&jt, n, jt.nrows());
         }
         return Ok(fast);
     }
     let (g, route) = if p <= n * k {
         let mut g = DMatrix::zeros(p, p);
         for &a in &starts {
-            let ja = jac_block(a, block.min(n - a));
-            g += ja.transpose() * &ja;
+            g += linalg::gram_rows(&jt_block(a, block.min(n - a)));
         }
         (g, Route::DenseJtJ)
     } else {
         let mut g = DMatrix::zeros(n * k, n * k);
         for (ia, &a) in starts.iter().enumerate() {
             let la = block.min(n - a);
-            let ja = jac_block(a, la);
+            let ja = jt_block(a, la);
             g.view_mut((a * k, a * k), (la * k, la * k))
-                .copy_from(&(&ja * ja.transpose()));
+                .copy_from(&linalg::gram_cols(&ja));
             for &b in &starts[ia + 1..] {
                 let lb = block.min(n - b);
-                let cross = &ja * jac_block(b, lb).transpose();
+                let cross = linalg::matmul_tn(&ja, &jt_block(b, lb));
                 g.view_mut((a * k, b * k), (la * k, lb * k))
                     .copy_from(&cross);
                 g.view_mut((b * k, a * k), (lb * k, la * k))
@@ -329,7 +327,11 @@ pub fn resnet_frozen(
         }
         (g, Route::Gram)
     };
-    let g = g / n as f64;
+    eigen_route(g / n as f64, route)
+}
+
+/// The spectrum of an explicit Gauss-Newton (or Gram) matrix by one symmetric eigensolve.
+fn eigen_route(g: DMatrix<f64>, route: Route) -> Result<GnSpectrum> {
     let order = g.nrows();
     Ok(GnSpectrum {
         spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
@@ -337,6 +339,15 @@ pub fn resnet_frozen(
         route,
         rank_theory: None,
     })
+}
+
+/// [`smaller_gram`] from `Jᵀ` (p×nk): `JᵀJ / n` is `Jᵀ(Jᵀ)ᵀ / n`, `J Jᵀ / n` is `(Jᵀ)ᵀJᵀ / n`.
+pub fn smaller_gram_t(jt: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
+    if jt.nrows() <= jt.ncols() {
+        eigen_route(linalg::gram_rows(jt) / n as f64, Route::DenseJtJ)
+    } else {
+        eigen_route(linalg::gram_cols(jt) / n as f64, Route::Gram)
+    }
 }
 
 /// `JᵀJ / n` when p ≤ nk, else `J Jᵀ / n`: never the larger of the two.
@@ -350,10 +361,14 @@ pub fn smaller_gram(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
 
 /// Oracle for ill-conditioned cases: squared singular values of the explicit `J / √n`.
 pub fn jacobian_svd(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
+    svd_route(jac, n, jac.ncols())
+}
+
+/// Squared singular values of `J / √n` given J or Jᵀ; `order` is p, the order of G_O.
+fn svd_route(jac: &DMatrix<f64>, n: usize, order: usize) -> Result<GnSpectrum> {
     let s = linalg::singular_values(&(jac / (n as f64).sqrt()))?;
-    let order = jac.ncols();
     Ok(GnSpectrum {
-        spectrum: Spectrum::from_singular_values(&s, jac.nrows().max(order)),
+        spectrum: Spectrum::from_singular_values(&s, jac.nrows().max(jac.ncols())),
         order,
         route: Route::JacobianSvd,
         rank_theory: None,
@@ -362,24 +377,10 @@ pub fn jacobian_svd(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
 
 /// Oracle: eigenvalues of the explicit `JᵀJ / n` (p×p).
 pub fn dense_jtj(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
-    let g = jac.transpose() * jac / n as f64;
-    let order = g.nrows();
-    Ok(GnSpectrum {
-        spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
-        order,
-        route: Route::DenseJtJ,
-        rank_theory: None,
-    })
+    eigen_route(linalg::gram_cols(jac) / n as f64, Route::DenseJtJ)
 }
 
 /// Oracle: eigenvalues of the explicit `J Jᵀ / n` (nk×nk), same nonzero spectrum as `JᵀJ / n`.
 pub fn gram(jac: &DMatrix<f64>, n: usize) -> Result<GnSpectrum> {
-    let g = jac * jac.transpose() / n as f64;
-    let order = g.nrows();
-    Ok(GnSpectrum {
-        spectrum: Spectrum::from_eigenvalues(&linalg::sym_eigenvalues(&g)?, order),
-        order,
-        route: Route::Gram,
-        rank_theory: None,
-    })
+    eigen_route(linalg::gram_rows(jac) / n as f64, Route::Gram)
 }

@@ -1,13 +1,36 @@
-//! The one door to dense kernels. Matrices cross the crate in nalgebra; the eigensolves and
-//! SVDs run in faer (sequential, so results do not depend on thread count).
+//! The one door to dense kernels. Matrices cross the crate in nalgebra; products, eigensolves,
+//! SVDs and QR run in faer.
+//!
+//! Parallelism: a kernel on a matrix of order at least [`PAR_MIN_ORDER`] runs split into
+//! [`PAR_WAYS`] parts on the current rayon pool, smaller ones sequentially. faer partitions
+//! the work by the number of parts it is given, not by the threads that run them, and adds the
+//! parts in a fixed order, so every result is a function of these two constants only: the same
+//! bits on one core or sixteen, at any `--jobs` (checked in `tests/determinism.rs`).
 //!
 //! Rank rule: a singular value counts as nonzero when `s > s_max · N · ε`, an eigenvalue of a
 //! positive semi-definite matrix when `λ > λ_max · N · ε` (N the matrix order, ε machine
 //! epsilon). The threshold scales with the matrix, never an absolute 1e-7.
 
 use crate::{Error, Result};
-use faer::{Mat, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::{evd, matmul, qr, svd};
+use faer::{Accum, Mat, MatRef, Par};
 use nalgebra::DMatrix;
+
+/// Parts a large kernel is split into, whatever the machine's core count.
+pub const PAR_WAYS: usize = 8;
+
+/// Smallest matrix order (or product dimension) that is split; smaller kernels run in one part.
+pub const PAR_MIN_ORDER: usize = 192;
+
+/// The parallelism for a kernel whose largest dimension is `order`.
+fn par_for(order: usize) -> Par {
+    if order >= PAR_MIN_ORDER {
+        Par::rayon(PAR_WAYS)
+    } else {
+        Par::Seq
+    }
+}
 
 /// A thin SVD `A = U diag(s) Vᵀ` with singular values in decreasing order.
 #[derive(Debug, Clone)]
@@ -17,11 +40,12 @@ pub struct ThinSvd {
     pub v: DMatrix<f64>,
 }
 
-fn to_faer(a: &DMatrix<f64>) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)])
+/// nalgebra stores column-major and contiguously, so faer reads it in place.
+fn view(a: &DMatrix<f64>) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(a.as_slice(), a.nrows(), a.ncols())
 }
 
-fn from_faer(a: faer::MatRef<'_, f64>) -> DMatrix<f64> {
+fn from_faer(a: MatRef<'_, f64>) -> DMatrix<f64> {
     DMatrix::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)])
 }
 
@@ -35,12 +59,203 @@ fn check_finite(a: &DMatrix<f64>, what: &str) -> Result<()> {
     }
 }
 
+/// The product `A B`.
+pub fn matmul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions");
+    let mut c = DMatrix::zeros(a.nrows(), b.ncols());
+    let order = a.nrows().max(a.ncols()).max(b.ncols());
+    let (rows, cols) = (c.nrows(), c.ncols());
+    let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
+    matmul::matmul(dst, Accum::Replace, view(a), view(b), 1.0, par_for(order));
+    c
+}
+
+/// The product `Aᵀ B`.
+pub fn matmul_tn(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "matmul_tn: inner dimensions");
+    let mut c = DMatrix::zeros(a.ncols(), b.ncols());
+    let order = a.nrows().max(a.ncols()).max(b.ncols());
+    let (rows, cols) = (c.nrows(), c.ncols());
+    let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
+    matmul::matmul(
+        dst,
+        Accum::Replace,
+        view(a).transpose(),
+        view(b),
+        1.0,
+        par_for(order),
+    );
+    c
+}
+
+/// A column-major matrix held in a slice (`rows × cols`), read as itself or, after
+/// [`Slab::t`], as its transpose.
+#[derive(Debug, Clone, Copy)]
+pub struct Slab<'a> {
+    data: &'a [f64],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+}
+
+impl<'a> Slab<'a> {
+    /// The `rows × cols` matrix whose column j is `data[j·rows..(j+1)·rows]`.
+    pub fn new(data: &'a [f64], rows: usize, cols: usize) -> Slab<'a> {
+        assert_eq!(data.len(), rows * cols, "slab shape");
+        Slab {
+            data,
+            rows,
+            cols,
+            transposed: false,
+        }
+    }
+
+    /// The same matrix read transposed (no copy).
+    pub fn t(self) -> Slab<'a> {
+        Slab {
+            transposed: !self.transposed,
+            ..self
+        }
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        if self.transposed {
+            (self.cols, self.rows)
+        } else {
+            (self.rows, self.cols)
+        }
+    }
+
+    fn view(&self) -> MatRef<'a, f64> {
+        let m = MatRef::from_column_major_slice(self.data, self.rows, self.cols);
+        if self.transposed {
+            m.transpose()
+        } else {
+            m
+        }
+    }
+}
+
+/// `C ← A B` (or `C ← C + A B` when `accumulate`) on column-major slices, `C` of shape
+/// `rows × cols`, in one part: the kernel inside a loop that is itself split (one sample's
+/// convolution), so its bits never depend on the threads either.
+pub fn gemm_seq(dst: &mut [f64], rows: usize, cols: usize, a: Slab, b: Slab, accumulate: bool) {
+    let ((ar, ac), (br, bc)) = (a.shape(), b.shape());
+    assert!(
+        ar == rows && bc == cols && ac == br && dst.len() == rows * cols,
+        "gemm_seq: shapes {ar}×{ac} · {br}×{bc} into {rows}×{cols}"
+    );
+    let c = faer::MatMut::from_column_major_slice_mut(dst, rows, cols);
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    matmul::matmul(c, accum, a.view(), b.view(), 1.0, Par::Seq);
+}
+
+/// The Gram matrix `A Aᵀ` (both triangles).
+pub fn gram_rows(a: &DMatrix<f64>) -> DMatrix<f64> {
+    gram_of(view(a))
+}
+
+/// The Gram matrix `AᵀA` (both triangles), without copying A.
+pub fn gram_cols(a: &DMatrix<f64>) -> DMatrix<f64> {
+    gram_of(view(a).transpose())
+}
+
+/// `M Mᵀ`: the lower triangle by a triangular product (half the work of a full GEMM), then
+/// mirrored, so the result is exactly symmetric.
+fn gram_of(a: MatRef<'_, f64>) -> DMatrix<f64> {
+    use matmul::triangular::BlockStructure;
+    let n = a.nrows();
+    let mut c = DMatrix::zeros(n, n);
+    let order = n.max(a.ncols());
+    let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), n, n);
+    matmul::triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        par_for(order),
+    );
+    for j in 0..n {
+        for i in 0..j {
+            c[(i, j)] = c[(j, i)];
+        }
+    }
+    c
+}
+
 /// Eigenvalues of a symmetric matrix in increasing order (only the lower triangle is read).
 pub fn sym_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
     check_finite(a, "symmetric eigensolve")?;
-    to_faer(a)
-        .self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|e| Error::Numerics(format!("symmetric eigensolve did not converge: {e:?}")))
+    let n = a.nrows();
+    assert_eq!(n, a.ncols(), "symmetric eigensolve: square matrix");
+    let par = par_for(n);
+    let no = evd::ComputeEigenvectors::No;
+    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        n,
+        no,
+        par,
+        Default::default(),
+    ));
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    evd::self_adjoint_evd(
+        view(a),
+        s.as_mut(),
+        None,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| Error::Numerics(format!("symmetric eigensolve did not converge: {e:?}")))?;
+    Ok(s.column_vector().iter().copied().collect())
+}
+
+/// Thin singular vectors `(U, V)`.
+type Vectors = (Mat<f64>, Mat<f64>);
+
+/// Singular values (and, if asked, thin singular vectors) of `a`.
+fn svd_of(a: &DMatrix<f64>, vectors: bool) -> Result<(Vec<f64>, Option<Vectors>)> {
+    let (m, n) = (a.nrows(), a.ncols());
+    let size = m.min(n);
+    let par = par_for(m.max(n));
+    let want = if vectors {
+        svd::ComputeSvdVectors::Thin
+    } else {
+        svd::ComputeSvdVectors::No
+    };
+    let mut mem = MemBuffer::new(svd::svd_scratch::<f64>(
+        m,
+        n,
+        want,
+        want,
+        par,
+        Default::default(),
+    ));
+    let mut s = faer::diag::Diag::<f64>::zeros(size);
+    let (mut u, mut v) = if vectors {
+        (Mat::zeros(m, size), Mat::zeros(n, size))
+    } else {
+        (Mat::zeros(0, 0), Mat::zeros(0, 0))
+    };
+    svd::svd(
+        view(a),
+        s.as_mut(),
+        vectors.then(|| u.as_mut()),
+        vectors.then(|| v.as_mut()),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| Error::Numerics(format!("SVD did not converge: {e:?}")))?;
+    let s = s.column_vector().iter().copied().collect();
+    Ok((s, vectors.then_some((u, v))))
 }
 
 /// Singular values in decreasing order.
@@ -49,22 +264,18 @@ pub fn singular_values(a: &DMatrix<f64>) -> Result<Vec<f64>> {
     if a.nrows() == 0 || a.ncols() == 0 {
         return Ok(Vec::new());
     }
-    to_faer(a)
-        .singular_values()
-        .map_err(|e| Error::Numerics(format!("SVD did not converge: {e:?}")))
+    Ok(svd_of(a, false)?.0)
 }
 
 /// Thin SVD with vectors.
 pub fn thin_svd(a: &DMatrix<f64>) -> Result<ThinSvd> {
     check_finite(a, "thin SVD")?;
-    let svd = to_faer(a)
-        .thin_svd()
-        .map_err(|e| Error::Numerics(format!("SVD did not converge: {e:?}")))?;
-    let s = svd.S().column_vector().iter().copied().collect();
+    let (s, vectors) = svd_of(a, true)?;
+    let (u, v) = vectors.expect("vectors were asked for");
     Ok(ThinSvd {
-        u: from_faer(svd.U()),
+        u: from_faer(u.as_ref()),
         s,
-        v: from_faer(svd.V()),
+        v: from_faer(v.as_ref()),
     })
 }
 
@@ -72,12 +283,31 @@ pub fn thin_svd(a: &DMatrix<f64>) -> Result<ThinSvd> {
 /// so that `RᵀR = AᵀA` without squaring A's condition number.
 pub fn qr_r(a: &DMatrix<f64>) -> Result<DMatrix<f64>> {
     check_finite(a, "QR")?;
-    let qr = to_faer(a).qr();
-    let r = qr.thin_R();
-    // thin_R is min(rows, cols) × cols; its strictly lower part is zero by construction
-    Ok(DMatrix::from_fn(r.nrows(), r.ncols(), |i, j| {
+    let (m, n) = (a.nrows(), a.ncols());
+    let size = m.min(n);
+    let par = par_for(m.max(n));
+    let block = qr::no_pivoting::factor::recommended_block_size::<f64>(m, n);
+    let mut work = Mat::<f64>::zeros(m, n);
+    work.copy_from(view(a));
+    let mut h = Mat::<f64>::zeros(block, size);
+    let mut mem = MemBuffer::new(qr::no_pivoting::factor::qr_in_place_scratch::<f64>(
+        m,
+        n,
+        block,
+        par,
+        Default::default(),
+    ));
+    qr::no_pivoting::factor::qr_in_place(
+        work.as_mut(),
+        h.as_mut(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    );
+    // R is the upper triangle of the first min(rows, cols) rows
+    Ok(DMatrix::from_fn(size, n, |i, j| {
         if j >= i {
-            r[(i, j)]
+            work[(i, j)]
         } else {
             0.0
         }

@@ -82,7 +82,7 @@ pub fn whiten(x: &DMatrix<f64>) -> Result<(DMatrix<f64>, usize)> {
     let rank = linalg::numerical_rank_sv(&svd.s, n.max(d));
     // the factor whose columns must be orthonormal: U (n×d) when n ≥ d, else V (d×n)
     let q = if n >= d { &svd.u } else { &svd.v };
-    let gram = q.transpose() * q;
+    let gram = linalg::gram_cols(q);
     let r = n.min(d);
     let off = (gram - DMatrix::<f64>::identity(r, r)).abs().max();
     if off > 1e-10 {

@@ -2,6 +2,7 @@
 //! ReLU is α = 0, the linear network α = 1. `V` is m×d, `W` is k×m, no biases.
 
 use super::init::kaiming_normal;
+use crate::linalg;
 use crate::seed::PointRng;
 use nalgebra::DMatrix;
 
@@ -103,12 +104,12 @@ impl TwoLayer {
         let n = x.ncols();
         let pre = self.pre(x);
         let f = self.features(x);
-        let fft = &f * f.transpose();
-        let xtx = x.transpose() * x;
+        let fft = linalg::gram_rows(&f);
+        let xtx = linalg::gram_cols(x);
         let mm = DMatrix::from_fn(n * k, m, |r, j| {
             self.act_grad(pre[(j, r / k)]) * self.w[(r % k, j)]
         });
-        let mut kmat = &mm * mm.transpose();
+        let mut kmat = linalg::gram_rows(&mm);
         for r in 0..n * k {
             for c in 0..n * k {
                 kmat[(r, c)] *= xtx[(r / k, c / k)];

@@ -20,8 +20,10 @@
 //! given ones), so the network is a per-sample function.
 
 use super::batchnorm::BN_EPS;
+use crate::linalg::{self, Slab};
 use crate::seed::{normal, PointRng};
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// Architecture of a CIFAR-style ResNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -424,47 +426,71 @@ impl ResNet {
     /// `∂L/∂θ` from the output cotangent `dy = ∂L/∂f` (n×k, row = sample), by reverse mode
     /// through the tape. In `Batch` mode the gradient flows through the batch statistics.
     pub fn backward(&self, tape: &Tape, dy: &DMatrix<f64>) -> Vec<f64> {
+        self.backward_rows(tape, dy, false)
+    }
+
+    /// Reverse mode with V = `dy.nrows()` cotangent rows on a tape of n samples, V a multiple
+    /// of n: row v is a cotangent of sample `v / (V/n)`'s outputs (so one sample's k Jacobian
+    /// rows run as one backward pass of k rows, every layer a GEMM). Returns `∂L/∂θ` summed
+    /// over the rows (p entries), or with `per_row` one gradient per row (V×p, row-major). In
+    /// `Batch` mode V must equal n (the rows are the coupled batch).
+    fn backward_rows(&self, tape: &Tape, dy: &DMatrix<f64>, per_row: bool) -> Vec<f64> {
         let coupled = tape.mode == BnMode::Batch;
-        let mut grad = vec![0.0; self.theta.len()];
+        let p = self.theta.len();
         let k = self.spec.classes;
         let last = tape.blocks.last().map_or(&tape.stem_out, |b| &b.out);
         let (n, c, plane) = (last.n, last.c, last.plane());
-        assert_eq!((dy.nrows(), dy.ncols()), (n, k), "cotangent shape");
-        // head: f_io = Σ_j W_oj g_ij
+        let rows = dy.nrows();
+        assert!(
+            dy.ncols() == k && rows.is_multiple_of(n),
+            "cotangent shape {}×{} for {n} samples and {k} outputs",
+            rows,
+            dy.ncols()
+        );
+        assert!(
+            !coupled || rows == n,
+            "batch statistics couple exactly the n samples"
+        );
+        let group = rows / n;
+        let mut grad = Grads {
+            p,
+            per_row,
+            data: vec![0.0; if per_row { rows * p } else { p }],
+        };
+        // head: f_vo = Σ_j W_oj g_ij with i = v / group
         let head = self.t(self.head);
-        let gh = &mut grad[self.tensors[self.head].range()];
-        let mut dpool = vec![0.0; n * c];
-        for i in 0..n {
+        let head_t = &self.tensors[self.head];
+        let mut dpool = vec![0.0; rows * c];
+        for v in 0..rows {
+            let i = v / group;
+            let gh = grad.row(v, head_t);
             for o in 0..k {
-                let g = dy[(i, o)];
+                let g = dy[(v, o)];
                 if g == 0.0 {
                     continue;
                 }
                 for j in 0..c {
                     gh[o * c + j] += g * tape.pooled[i * c + j];
-                    dpool[i * c + j] += g * head[o * c + j];
+                    dpool[v * c + j] += g * head[o * c + j];
                 }
             }
         }
         // global average pooling
-        let mut dh = Act::zeros(n, c, last.h, last.w);
+        let mut dh = Act::zeros(rows, c, last.h, last.w);
         for (chunk, &g) in dh.data.chunks_mut(plane).zip(&dpool) {
             chunk.fill(g / plane as f64);
         }
         for (b, bt) in self.blocks.iter().zip(&tape.blocks).rev() {
             relu_backward(&mut dh, &bt.out);
             // residual branch
-            let (dz2, dg, db) = bn_backward(&bt.bn2, self.t(b.bn2.0), &dh, coupled);
-            add_to(&mut grad, &self.tensors[b.bn2.0], &dg);
-            add_to(&mut grad, &self.tensors[b.bn2.1], &db);
-            let (mut dmid, dw2) = conv_backward(&bt.mid, self.t(b.conv2), &dz2, 1, true);
-            add_to(&mut grad, &self.tensors[b.conv2], &dw2);
+            let dz2 = self.bn_backward_into(&mut grad, &bt.bn2, b.bn2, &dh, coupled);
+            let (mut dmid, dw2) = conv_backward(&bt.mid, self.t(b.conv2), &dz2, 1, true, per_row);
+            grad.add(&self.tensors[b.conv2], &dw2);
             relu_backward(&mut dmid, &bt.mid);
-            let (dz1, dg, db) = bn_backward(&bt.bn1, self.t(b.bn1.0), &dmid, coupled);
-            add_to(&mut grad, &self.tensors[b.bn1.0], &dg);
-            add_to(&mut grad, &self.tensors[b.bn1.1], &db);
-            let (dx, dw1) = conv_backward(&bt.input, self.t(b.conv1), &dz1, b.stride, true);
-            add_to(&mut grad, &self.tensors[b.conv1], &dw1);
+            let dz1 = self.bn_backward_into(&mut grad, &bt.bn1, b.bn1, &dmid, coupled);
+            let (dx, dw1) =
+                conv_backward(&bt.input, self.t(b.conv1), &dz1, b.stride, true, per_row);
+            grad.add(&self.tensors[b.conv1], &dw1);
             // shortcut
             let mut dsc = shortcut_backward(&dh, b.c_in, b.stride, &bt.input);
             for (v, s) in dsc.data.iter_mut().zip(&dx.data) {
@@ -473,12 +499,25 @@ impl ResNet {
             dh = dsc;
         }
         relu_backward(&mut dh, &tape.stem_out);
-        let (dz, dg, db) = bn_backward(&tape.stem_bn, self.t(self.stem_bn.0), &dh, coupled);
-        add_to(&mut grad, &self.tensors[self.stem_bn.0], &dg);
-        add_to(&mut grad, &self.tensors[self.stem_bn.1], &db);
-        let (_, dw) = conv_backward(&tape.input, self.t(self.stem), &dz, 1, false);
-        add_to(&mut grad, &self.tensors[self.stem], &dw);
-        grad
+        let dz = self.bn_backward_into(&mut grad, &tape.stem_bn, self.stem_bn, &dh, coupled);
+        let (_, dw) = conv_backward(&tape.input, self.t(self.stem), &dz, 1, false, per_row);
+        grad.add(&self.tensors[self.stem], &dw);
+        grad.data
+    }
+
+    /// Batch norm's adjoint, its γ and β gradients added to `grad`; returns `∂L/∂z`.
+    fn bn_backward_into(
+        &self,
+        grad: &mut Grads,
+        tape: &BnTape,
+        (gamma, beta): (usize, usize),
+        dy: &Act,
+        coupled: bool,
+    ) -> Act {
+        let (dz, dg, db) = bn_backward(tape, self.t(gamma), dy, coupled);
+        grad.add(&self.tensors[gamma], &dg);
+        grad.add(&self.tensors[beta], &db);
+        dz
     }
 
     /// Batch statistics of every batch-norm layer on `x`, in network order.
@@ -491,46 +530,84 @@ impl ResNet {
     pub fn jacobian(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
         let tape = self.forward_tape(x, BnMode::Batch, None);
         let (n, k) = (x.ncols(), self.spec.classes);
-        let mut jac = DMatrix::zeros(n * k, self.num_params());
-        let mut dy = DMatrix::zeros(n, k);
-        for i in 0..n {
-            for o in 0..k {
-                dy[(i, o)] = 1.0;
-                let g = self.backward(&tape, &dy);
-                dy[(i, o)] = 0.0;
-                for (j, v) in g.into_iter().enumerate() {
-                    jac[(i * k + o, j)] = v;
-                }
-            }
-        }
-        jac
+        let p = self.num_params();
+        let rows: Vec<Vec<f64>> = (0..n * k)
+            .into_par_iter()
+            .map(|r| {
+                let mut dy = DMatrix::zeros(n, k);
+                dy[(r / k, r % k)] = 1.0;
+                self.backward(&tape, &dy)
+            })
+            .collect();
+        DMatrix::from_fn(n * k, p, |r, j| rows[r][j])
     }
 
-    /// The nk×p Jacobian with batch-norm statistics `stats` held fixed: each sample on its
-    /// own, k backward passes of one sample each.
+    /// The nk×p Jacobian with batch-norm statistics `stats` held fixed (the transpose of
+    /// [`ResNet::jacobian_frozen_t`]).
     pub fn jacobian_frozen(&self, x: &DMatrix<f64>, stats: &[BnStats]) -> DMatrix<f64> {
+        self.jacobian_frozen_t(x, stats, None).transpose()
+    }
+
+    /// `Jᵀ` (p_kept × nk) of the network with batch-norm statistics `stats` held fixed, in
+    /// the parameters `mask` keeps (all when None): column `i·k + o` is `∂f_o(x_i)/∂θ`. Each
+    /// sample is one forward pass and one backward pass of its k cotangent rows together;
+    /// samples run in parallel, each writing its own k columns, so the result does not depend
+    /// on the number of threads.
+    pub fn jacobian_frozen_t(
+        &self,
+        x: &DMatrix<f64>,
+        stats: &[BnStats],
+        mask: Option<&[bool]>,
+    ) -> DMatrix<f64> {
         let (n, k) = (x.ncols(), self.spec.classes);
-        let mut jac = DMatrix::zeros(n * k, self.num_params());
-        let mut dy = DMatrix::zeros(1, k);
-        for i in 0..n {
-            let xi = x.columns(i, 1).into_owned();
-            let tape = self.forward_tape(&xi, BnMode::Frozen, Some(stats));
-            for o in 0..k {
-                dy[(0, o)] = 1.0;
-                let g = self.backward(&tape, &dy);
-                dy[(0, o)] = 0.0;
-                for (j, v) in g.into_iter().enumerate() {
-                    jac[(i * k + o, j)] = v;
+        let kept: Vec<usize> = (0..self.num_params())
+            .filter(|&j| mask.is_none_or(|m| m[j]))
+            .collect();
+        let pk = kept.len();
+        let mut jt = DMatrix::zeros(pk, n * k);
+        let eye = DMatrix::identity(k, k);
+        jt.as_mut_slice()
+            .par_chunks_mut(pk * k)
+            .enumerate()
+            .for_each(|(i, cols)| {
+                let xi = x.columns(i, 1).into_owned();
+                let tape = self.forward_tape(&xi, BnMode::Frozen, Some(stats));
+                let g = self.backward_rows(&tape, &eye, true);
+                let p = self.num_params();
+                for (o, col) in cols.chunks_mut(pk).enumerate() {
+                    let row = &g[o * p..(o + 1) * p];
+                    for (dst, &j) in col.iter_mut().zip(&kept) {
+                        *dst = row[j];
+                    }
                 }
-            }
-        }
-        jac
+            });
+        jt
     }
 }
 
-fn add_to(grad: &mut [f64], t: &TensorInfo, g: &[f64]) {
-    for (a, b) in grad[t.range()].iter_mut().zip(g) {
-        *a += b;
+/// Gradients of a backward pass: one p-vector, or one per cotangent row (row-major).
+struct Grads {
+    p: usize,
+    per_row: bool,
+    data: Vec<f64>,
+}
+
+impl Grads {
+    /// Tensor `t`'s slice of row `v`'s gradient (of the sum when not per row).
+    fn row(&mut self, v: usize, t: &TensorInfo) -> &mut [f64] {
+        let base = if self.per_row { v * self.p } else { 0 };
+        &mut self.data[base + t.offset..base + t.offset + t.len()]
+    }
+
+    /// Adds a tensor's gradient given per row (`rows × len`) or as one `len` vector; rows are
+    /// summed when the gradients are not kept per row.
+    fn add(&mut self, t: &TensorInfo, g: &[f64]) {
+        let len = t.len();
+        for (v, chunk) in g.chunks(len).enumerate() {
+            for (a, b) in self.row(v, t).iter_mut().zip(chunk) {
+                *a += b;
+            }
+        }
     }
 }
 
@@ -538,87 +615,180 @@ fn out_size(size: usize, stride: usize) -> usize {
     (size - 1) / stride + 1
 }
 
-/// 3×3 convolution, padding 1: `z[n,o,y,x] = Σ_{c,a,b} w[o,c,a,b] · in[n,c,y·s+a−1,x·s+b−1]`.
-fn conv_forward(input: &Act, w: &[f64], c_out: usize, stride: usize) -> Act {
+/// Output columns `x` of a 3×3 window row with offset `b` (padding 1, stride `s`) that read
+/// inside an input row of width `w`: `0 ≤ x·s + b − 1 < w`.
+fn valid(wo: usize, w: usize, s: usize, b: usize) -> std::ops::Range<usize> {
+    let lo = usize::from(b == 0);
+    let hi = ((w + 1 - b).div_ceil(s)).min(wo);
+    lo..hi.max(lo)
+}
+
+thread_local! {
+    /// One patch matrix per thread, reused: a fresh allocation of this size per sample and
+    /// layer costs more (page faults, zeroing) than the copy that fills it.
+    static PATCHES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with the patches of one sample for a 3×3 convolution with padding 1 (im2col), a
+/// column-major `P × 9c` matrix (P = output positions, passed too): entry
+/// `(y·wo + x, (ch·3 + a)·3 + b)` is `in[ch, y·s + a − 1, x·s + b − 1]`, zero outside the
+/// image. Every entry is written on each call, so the reused buffer needs no clearing.
+fn with_patches<R>(
+    input: &Act,
+    sample: usize,
+    stride: usize,
+    f: impl FnOnce(&[f64], usize) -> R,
+) -> R {
     let (ho, wo) = (out_size(input.h, stride), out_size(input.w, stride));
-    let mut out = Act::zeros(input.n, c_out, ho, wo);
-    let c_in = input.c;
-    for n in 0..input.n {
-        for o in 0..c_out {
-            let dst = &mut out.data[(n * c_out + o) * ho * wo..(n * c_out + o + 1) * ho * wo];
-            for c in 0..c_in {
-                let src =
-                    &input.data[(n * c_in + c) * input.plane()..(n * c_in + c + 1) * input.plane()];
-                for a in 0..3 {
-                    for b in 0..3 {
-                        let wv = w[((o * c_in + c) * 3 + a) * 3 + b];
-                        for y in 0..ho {
-                            let iy = (y * stride + a) as isize - 1;
-                            if iy < 0 || iy as usize >= input.h {
-                                continue;
-                            }
-                            let row = &src[iy as usize * input.w..(iy as usize + 1) * input.w];
-                            for x in 0..wo {
-                                let ix = (x * stride + b) as isize - 1;
-                                if ix >= 0 && (ix as usize) < input.w {
-                                    dst[y * wo + x] += wv * row[ix as usize];
-                                }
-                            }
+    let positions = ho * wo;
+    let plane = input.plane();
+    PATCHES.with_borrow_mut(|cols| {
+        cols.resize(positions * input.c * 9, 0.0);
+        for ch in 0..input.c {
+            let src =
+                &input.data[(sample * input.c + ch) * plane..(sample * input.c + ch + 1) * plane];
+            for a in 0..3 {
+                let ys = valid(ho, input.h, stride, a);
+                for b in 0..3 {
+                    let xs = valid(wo, input.w, stride, b);
+                    let col = &mut cols[((ch * 3 + a) * 3 + b) * positions..][..positions];
+                    for (y, dst) in col.chunks_mut(wo).enumerate() {
+                        if !ys.contains(&y) {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let iy = y * stride + a - 1;
+                        let row = &src[iy * input.w..(iy + 1) * input.w];
+                        dst[..xs.start].fill(0.0);
+                        dst[xs.end..].fill(0.0);
+                        for x in xs.clone() {
+                            dst[x] = row[x * stride + b - 1];
                         }
                     }
                 }
             }
         }
+        f(cols, positions)
+    })
+}
+
+/// Adjoint of [`with_patches`]: adds the patch cotangents (`P × 9c`) onto one sample's input
+/// cotangent `dst` (`c × h × w`).
+fn add_patches(dst: &mut [f64], (c, h, w): (usize, usize, usize), stride: usize, dcols: &[f64]) {
+    let (ho, wo) = (out_size(h, stride), out_size(w, stride));
+    let positions = ho * wo;
+    let plane = h * w;
+    for ch in 0..c {
+        let dst = &mut dst[ch * plane..(ch + 1) * plane];
+        for a in 0..3 {
+            let ys = valid(ho, h, stride, a);
+            for b in 0..3 {
+                let xs = valid(wo, w, stride, b);
+                let col = &dcols[((ch * 3 + a) * 3 + b) * positions..][..positions];
+                for y in ys.clone() {
+                    let iy = y * stride + a - 1;
+                    let row = &mut dst[iy * w..(iy + 1) * w];
+                    let src = &col[y * wo..(y + 1) * wo];
+                    for x in xs.clone() {
+                        row[x * stride + b - 1] += src[x];
+                    }
+                }
+            }
+        }
     }
+}
+
+/// 3×3 convolution, padding 1: `z[n,o,y,x] = Σ_{c,a,b} w[o,c,a,b] · in[n,c,y·s+a−1,x·s+b−1]`.
+/// Per sample one GEMM: `Zᵀ (P × c_out) = patches (P × 9c) · W (9c × c_out)`, where the
+/// weights' storage order `[o][c][a][b]` is exactly the column-major `9c × c_out` matrix and
+/// `Zᵀ` column-major is the activation layout `[o][y][x]`.
+fn conv_forward(input: &Act, w: &[f64], c_out: usize, stride: usize) -> Act {
+    let (ho, wo) = (out_size(input.h, stride), out_size(input.w, stride));
+    let mut out = Act::zeros(input.n, c_out, ho, wo);
+    let q = input.c * 9;
+    let block = c_out * ho * wo;
+    // samples in parallel, each writing its own block: the bits do not depend on the threads
+    out.data
+        .par_chunks_mut(block)
+        .enumerate()
+        .for_each(|(i, z)| {
+            with_patches(input, i, stride, |cols, positions| {
+                linalg::gemm_seq(
+                    z,
+                    positions,
+                    c_out,
+                    Slab::new(cols, positions, q),
+                    Slab::new(w, q, c_out),
+                    false,
+                )
+            });
+        });
     out
 }
 
-/// Adjoint of [`conv_forward`]: `(∂L/∂in, ∂L/∂w)` from `∂L/∂z`; `∂L/∂in` only if asked.
+/// Adjoint of [`conv_forward`] for V = `dz.n` cotangent rows on `input.n` samples (row v
+/// belongs to sample `v / (V/n)`): `∂L/∂in` per row if `want_dx`, and `∂L/∂w` summed over
+/// the rows, or per row (`V × len`) if `per_row`. Per sample, the weight gradient of all its
+/// rows is one GEMM `patchesᵀ (9c × P) · [dZ_v] (P × rows·c_out)`, whose columns are each
+/// row's gradient in storage order; `∂L/∂patches = dZ_v Wᵀ` per row, added back by
+/// [`add_patches`]. Samples run in parallel; their weight gradients are summed in sample
+/// order, so the bits do not depend on the threads.
 fn conv_backward(
     input: &Act,
     w: &[f64],
     dz: &Act,
     stride: usize,
     want_dx: bool,
+    per_row: bool,
 ) -> (Act, Vec<f64>) {
-    let (c_in, c_out, ho, wo) = (input.c, dz.c, dz.h, dz.w);
-    let mut dx = Act::zeros(input.n, c_in, input.h, input.w);
-    let mut dw = vec![0.0; w.len()];
-    let plane = input.plane();
-    for n in 0..input.n {
-        for o in 0..c_out {
-            let g = &dz.data[(n * c_out + o) * ho * wo..(n * c_out + o + 1) * ho * wo];
-            if g.iter().all(|&v| v == 0.0) {
-                continue;
-            }
-            for c in 0..c_in {
-                let base = (n * c_in + c) * plane;
-                for a in 0..3 {
-                    for b in 0..3 {
-                        let wi = ((o * c_in + c) * 3 + a) * 3 + b;
-                        let wv = w[wi];
-                        let mut acc = 0.0;
-                        for y in 0..ho {
-                            let iy = (y * stride + a) as isize - 1;
-                            if iy < 0 || iy as usize >= input.h {
-                                continue;
-                            }
-                            let r = base + iy as usize * input.w;
-                            for x in 0..wo {
-                                let ix = (x * stride + b) as isize - 1;
-                                if ix >= 0 && (ix as usize) < input.w {
-                                    let gv = g[y * wo + x];
-                                    acc += gv * input.data[r + ix as usize];
-                                    if want_dx {
-                                        dx.data[r + ix as usize] += gv * wv;
-                                    }
-                                }
-                            }
-                        }
-                        dw[wi] += acc;
+    let (c_in, c_out) = (input.c, dz.c);
+    let rows = dz.n;
+    let group = rows / input.n;
+    let q = c_in * 9;
+    let len = q * c_out;
+    let positions = dz.plane();
+    let block = c_out * positions;
+    let sample_dx = c_in * input.plane();
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..input.n)
+        .into_par_iter()
+        .map(|i| {
+            let dzi = &dz.data[i * group * block..(i + 1) * group * block];
+            let mut dw = vec![0.0; if per_row { group * len } else { len }];
+            with_patches(input, i, stride, |cols, _| {
+                let cols_t = Slab::new(cols, positions, q).t();
+                if per_row {
+                    let dzm = Slab::new(dzi, positions, group * c_out);
+                    linalg::gemm_seq(&mut dw, q, group * c_out, cols_t, dzm, false);
+                } else {
+                    for dzv in dzi.chunks(block) {
+                        let dzm = Slab::new(dzv, positions, c_out);
+                        linalg::gemm_seq(&mut dw, q, c_out, cols_t, dzm, true);
                     }
                 }
+            });
+            let mut dx = vec![0.0; if want_dx { group * sample_dx } else { 0 }];
+            if want_dx {
+                let mut dcols = vec![0.0; positions * q];
+                let wt = Slab::new(w, q, c_out).t();
+                for (dzv, dxv) in dzi.chunks(block).zip(dx.chunks_mut(sample_dx)) {
+                    let dzm = Slab::new(dzv, positions, c_out);
+                    linalg::gemm_seq(&mut dcols, positions, q, dzm, wt, false);
+                    add_patches(dxv, (c_in, input.h, input.w), stride, &dcols);
+                }
             }
+            (dw, dx)
+        })
+        .collect();
+    let mut dx = Act::zeros(if want_dx { rows } else { 0 }, c_in, input.h, input.w);
+    let mut dw = vec![0.0; if per_row { rows * len } else { len }];
+    for (i, (dwi, dxi)) in parts.into_iter().enumerate() {
+        if per_row {
+            dw[i * group * len..(i + 1) * group * len].copy_from_slice(&dwi);
+        } else {
+            dw.iter_mut().zip(&dwi).for_each(|(a, b)| *a += b);
+        }
+        if want_dx {
+            dx.data[i * group * sample_dx..(i + 1) * group * sample_dx].copy_from_slice(&dxi);
         }
     }
     (dx, dw)
@@ -667,36 +837,45 @@ fn bn_forward(
     (y, tape, stats)
 }
 
-/// Adjoint of [`bn_forward`]: `∂L/∂β = Σ dy`, `∂L/∂γ = Σ dy·ẑ`, and with `ĝ = γ dy`,
-/// `∂L/∂z = (ĝ − mean ĝ − ẑ · mean(ĝ ẑ)) / s` through batch statistics (`coupled`), or
-/// `ĝ / s` with frozen statistics.
+/// Adjoint of [`bn_forward`] for V = `dy.n` cotangent rows on the tape's n samples (row v
+/// belongs to sample `v / (V/n)`): per row `∂L/∂β = Σ dy`, `∂L/∂γ = Σ dy·ẑ` (V×c each), and
+/// with `ĝ = γ dy`, `∂L/∂z = (ĝ − mean ĝ − ẑ · mean(ĝ ẑ)) / s` through batch statistics
+/// (`coupled`, V = n, means over the batch), or `ĝ / s` with frozen statistics.
 fn bn_backward(tape: &BnTape, gamma: &[f64], dy: &Act, coupled: bool) -> (Act, Vec<f64>, Vec<f64>) {
-    let (n, c, plane) = (dy.n, dy.c, dy.plane());
-    let count = (n * plane) as f64;
-    let mut dz = Act::zeros(n, c, dy.h, dy.w);
-    let mut dgamma = vec![0.0; c];
-    let mut dbeta = vec![0.0; c];
-    for ch in 0..c {
-        let ranges = || (0..n).map(move |i| (i * c + ch) * plane..(i * c + ch + 1) * plane);
-        let (mut sg, mut sgx) = (0.0, 0.0);
-        for r in ranges() {
-            for (g, xh) in dy.data[r.clone()].iter().zip(&tape.xhat.data[r]) {
+    let (rows, c, plane) = (dy.n, dy.c, dy.plane());
+    let group = rows / tape.xhat.n;
+    let count = (rows * plane) as f64;
+    let at = |v: usize, ch: usize| (v * c + ch) * plane..(v * c + ch + 1) * plane;
+    let mut dz = Act::zeros(rows, c, dy.h, dy.w);
+    let mut dgamma = vec![0.0; rows * c];
+    let mut dbeta = vec![0.0; rows * c];
+    for v in 0..rows {
+        for ch in 0..c {
+            let (mut sg, mut sgx) = (0.0, 0.0);
+            for (g, xh) in dy.data[at(v, ch)]
+                .iter()
+                .zip(&tape.xhat.data[at(v / group, ch)])
+            {
                 sg += g;
                 sgx += g * xh;
             }
+            dbeta[v * c + ch] = sg;
+            dgamma[v * c + ch] = sgx;
         }
-        dbeta[ch] = sg;
-        dgamma[ch] = sgx;
+    }
+    for ch in 0..c {
         let (mg, mgx) = if coupled {
+            let sg: f64 = (0..rows).map(|v| dbeta[v * c + ch]).sum();
+            let sgx: f64 = (0..rows).map(|v| dgamma[v * c + ch]).sum();
             (gamma[ch] * sg / count, gamma[ch] * sgx / count)
         } else {
             (0.0, 0.0)
         };
-        for r in ranges() {
-            for ((d, g), xh) in dz.data[r.clone()]
+        for v in 0..rows {
+            for ((d, g), xh) in dz.data[at(v, ch)]
                 .iter_mut()
-                .zip(&dy.data[r.clone()])
-                .zip(&tape.xhat.data[r])
+                .zip(&dy.data[at(v, ch)])
+                .zip(&tape.xhat.data[at(v / group, ch)])
             {
                 *d = (gamma[ch] * g - mg - xh * mgx) / tape.s[ch];
             }
@@ -712,11 +891,17 @@ fn relu(mut a: Act) -> Act {
     a
 }
 
-/// Multiplies the cotangent by the ReLU derivative, read off the ReLU's output (1 where > 0).
+/// Multiplies the cotangent by the ReLU derivative, read off the ReLU's output (1 where > 0);
+/// the cotangent may hold several rows per sample (row v belongs to sample `v / (V/n)`).
 fn relu_backward(d: &mut Act, out: &Act) {
-    for (g, o) in d.data.iter_mut().zip(&out.data) {
-        if *o <= 0.0 {
-            *g = 0.0;
+    let block = out.c * out.plane();
+    let group = d.n / out.n;
+    for (v, rows) in d.data.chunks_mut(block).enumerate() {
+        let mask = &out.data[(v / group) * block..(v / group + 1) * block];
+        for (g, o) in rows.iter_mut().zip(mask) {
+            if *o <= 0.0 {
+                *g = 0.0;
+            }
         }
     }
 }
@@ -743,13 +928,14 @@ fn shortcut_forward(x: &Act, c_out: usize, stride: usize) -> Act {
     out
 }
 
-/// Adjoint of [`shortcut_forward`]; `input` gives the shape of the shortcut's input.
+/// Adjoint of [`shortcut_forward`] (one cotangent row per row of `d`); `input` gives the
+/// spatial shape of the shortcut's input.
 fn shortcut_backward(d: &Act, c_in: usize, stride: usize, input: &Act) -> Act {
     if stride == 1 && c_in == d.c {
         return d.clone();
     }
     let front = (d.c - c_in) / 2;
-    let mut dx = Act::zeros(input.n, c_in, input.h, input.w);
+    let mut dx = Act::zeros(d.n, c_in, input.h, input.w);
     for n in 0..d.n {
         for c in 0..c_in {
             for y in 0..d.h {
@@ -761,4 +947,179 @@ fn shortcut_backward(d: &Act, c_in: usize, stride: usize, input: &Act) -> Act {
         }
     }
     dx
+}
+
+#[cfg(test)]
+mod tests {
+    //! The GEMM kernels against the direct loops they replaced (kept here as the reference).
+    use super::*;
+    use crate::seed::point_rng;
+
+    /// Reference: the convolution written as its definition, one multiply-add at a time.
+    fn conv_forward_reference(input: &Act, w: &[f64], c_out: usize, stride: usize) -> Act {
+        let (ho, wo) = (out_size(input.h, stride), out_size(input.w, stride));
+        let mut out = Act::zeros(input.n, c_out, ho, wo);
+        for n in 0..input.n {
+            for o in 0..c_out {
+                for c in 0..input.c {
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            let wv = w[((o * input.c + c) * 3 + a) * 3 + b];
+                            for y in 0..ho {
+                                for x in 0..wo {
+                                    let iy = (y * stride + a) as isize - 1;
+                                    let ix = (x * stride + b) as isize - 1;
+                                    if iy < 0 || ix < 0 {
+                                        continue;
+                                    }
+                                    let (iy, ix) = (iy as usize, ix as usize);
+                                    if iy < input.h && ix < input.w {
+                                        out.data[((n * c_out + o) * ho + y) * wo + x] += wv
+                                            * input.data
+                                                [((n * input.c + c) * input.h + iy) * input.w + ix];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Reference adjoint, per cotangent row v (sample `v / group`): `∂L/∂in` of row v and
+    /// `∂L/∂w` of row v, each entry its defining sum.
+    fn conv_backward_reference(
+        input: &Act,
+        w: &[f64],
+        dz: &Act,
+        stride: usize,
+    ) -> (Act, Vec<Vec<f64>>) {
+        let group = dz.n / input.n;
+        let (c_in, c_out) = (input.c, dz.c);
+        let mut dx = Act::zeros(dz.n, c_in, input.h, input.w);
+        let mut dws = vec![vec![0.0; w.len()]; dz.n];
+        for (v, dw) in dws.iter_mut().enumerate() {
+            let i = v / group;
+            for o in 0..c_out {
+                for c in 0..c_in {
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            let wi = ((o * c_in + c) * 3 + a) * 3 + b;
+                            for y in 0..dz.h {
+                                for x in 0..dz.w {
+                                    let iy = (y * stride + a) as isize - 1;
+                                    let ix = (x * stride + b) as isize - 1;
+                                    if iy < 0 || ix < 0 {
+                                        continue;
+                                    }
+                                    let (iy, ix) = (iy as usize, ix as usize);
+                                    if iy >= input.h || ix >= input.w {
+                                        continue;
+                                    }
+                                    let g = dz.data[((v * c_out + o) * dz.h + y) * dz.w + x];
+                                    let at =
+                                        |n: usize| ((n * c_in + c) * input.h + iy) * input.w + ix;
+                                    dw[wi] += g * input.data[at(i)];
+                                    dx.data[at(v)] += g * w[wi];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (dx, dws)
+    }
+
+    fn random_act(n: usize, c: usize, h: usize, w: usize, tag: &str) -> Act {
+        let mut r = point_rng(3, "conv", &[("case", tag.to_string())], 0);
+        let mut a = Act::zeros(n, c, h, w);
+        a.data.iter_mut().for_each(|v| *v = normal(&mut r));
+        a
+    }
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-12 * scale)
+    }
+
+    #[test]
+    fn gemm_convolution_equals_the_direct_loops() {
+        // odd and even sides, stride 1 and 2, one and several input channels
+        for (n, c_in, c_out, side, stride) in [(2, 1, 4, 7, 1), (3, 4, 8, 8, 2), (1, 3, 2, 5, 2)] {
+            let input = random_act(n, c_in, side, side + 1, "input");
+            let w = random_act(1, c_out, c_in, 9, "w").data;
+            let got = conv_forward(&input, &w, c_out, stride);
+            let want = conv_forward_reference(&input, &w, c_out, stride);
+            assert_eq!(
+                (got.n, got.c, got.h, got.w),
+                (want.n, want.c, want.h, want.w)
+            );
+            assert!(
+                close(&got.data, &want.data),
+                "forward {n} {c_in} {c_out} {side} {stride}"
+            );
+            // three cotangent rows per sample, as in one sample's Jacobian rows
+            let group = 3;
+            let dz = random_act(n * group, c_out, got.h, got.w, "dz");
+            let (dx_ref, dw_ref) = conv_backward_reference(&input, &w, &dz, stride);
+            let (dx, dw_rows) = conv_backward(&input, &w, &dz, stride, true, true);
+            assert!(close(&dx.data, &dx_ref.data), "∂in");
+            assert!(close(&dw_rows, &dw_ref.concat()), "∂w per row");
+            let (_, dw_sum) = conv_backward(&input, &w, &dz, stride, false, false);
+            let sum: Vec<f64> = (0..w.len())
+                .map(|j| dw_ref.iter().map(|r| r[j]).sum())
+                .collect();
+            assert!(close(&dw_sum, &sum), "∂w summed");
+        }
+    }
+
+    #[test]
+    fn jacobian_rows_together_equal_one_backward_pass_per_row() {
+        let spec = ResNetSpec {
+            channels: 3,
+            height: 6,
+            width: 5,
+            base_width: 4,
+            blocks_per_stage: 1,
+            classes: 3,
+        };
+        let mut r = point_rng(4, "jacobian-rows", &[], 0);
+        let mut net = ResNet::kaiming(spec, &mut r);
+        // γ, β away from their initial 1 and 0 so batch norm's gradients are generic
+        for t in net.tensors.clone() {
+            if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
+                for v in &mut net.theta[t.range()] {
+                    *v = 0.5 + normal(&mut r).abs();
+                }
+            }
+        }
+        let x = DMatrix::from_fn(spec.input_dim(), 4, |_, _| normal(&mut r));
+        let stats = net.batch_stats(&x);
+        let jac = net.jacobian_frozen(&x, &stats);
+        let k = spec.classes;
+        for i in 0..x.ncols() {
+            let tape =
+                net.forward_tape(&x.columns(i, 1).into_owned(), BnMode::Frozen, Some(&stats));
+            for o in 0..k {
+                let mut dy = DMatrix::zeros(1, k);
+                dy[(0, o)] = 1.0;
+                let g = net.backward(&tape, &dy);
+                let row: Vec<f64> = jac.row(i * k + o).iter().copied().collect();
+                assert!(close(&row, &g), "row {i}·{k}+{o}");
+            }
+        }
+        // the masked Jᵀ is the kept rows of the full Jᵀ
+        let mask: Vec<bool> = (0..net.num_params()).map(|j| j % 3 != 1).collect();
+        let jt = net.jacobian_frozen_t(&x, &stats, Some(&mask));
+        let kept: Vec<usize> = (0..mask.len()).filter(|&j| mask[j]).collect();
+        assert_eq!(jt.nrows(), kept.len());
+        for (r, &j) in kept.iter().enumerate() {
+            for c in 0..jt.ncols() {
+                assert_eq!(jt[(r, c)], jac[(c, j)]);
+            }
+        }
+    }
 }

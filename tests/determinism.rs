@@ -1,0 +1,89 @@
+//! The dense kernels of `linalg` give the same bits whatever the number of threads that runs
+//! them: each large kernel is split into a fixed number of parts (`linalg::PAR_WAYS`), never
+//! into as many parts as the machine has cores. Checked by running every kernel inside rayon
+//! pools of 1, 2 and 3 threads, and against the plain nalgebra product as an oracle for values.
+
+use gncond::linalg;
+use gncond::seed::{normal, point_rng};
+use nalgebra::DMatrix;
+
+fn gaussian(rows: usize, cols: usize, tag: &str) -> DMatrix<f64> {
+    let mut r = point_rng(11, "determinism", &[("case", tag.to_string())], 0);
+    DMatrix::from_fn(rows, cols, |_, _| normal(&mut r))
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Every kernel's output, as bits, computed in a pool of `threads` threads.
+fn outputs(threads: usize, a: &DMatrix<f64>, b: &DMatrix<f64>) -> Vec<Vec<u64>> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let g = linalg::gram_rows(a);
+        let svd = linalg::thin_svd(b).unwrap();
+        vec![
+            bits(g.as_slice()),
+            bits(linalg::matmul(a, &a.transpose()).as_slice()),
+            bits(&linalg::sym_eigenvalues(&g).unwrap()),
+            bits(&linalg::singular_values(b).unwrap()),
+            bits(&svd.s),
+            bits(svd.u.as_slice()),
+            bits(svd.v.as_slice()),
+            bits(linalg::qr_r(b).unwrap().as_slice()),
+        ]
+    })
+}
+
+#[test]
+fn kernels_give_the_same_bits_on_one_two_and_three_threads() {
+    // above linalg::PAR_MIN_ORDER, so every kernel takes its split path
+    let n = 2 * linalg::PAR_MIN_ORDER;
+    let a = gaussian(n, n + 37, "a");
+    let b = gaussian(n + 50, n - 20, "b");
+    let one = outputs(1, &a, &b);
+    for threads in [2, 3] {
+        let other = outputs(threads, &a, &b);
+        for (kernel, (x, y)) in one.iter().zip(&other).enumerate() {
+            assert!(
+                x == y,
+                "kernel {kernel} differs between 1 and {threads} threads"
+            );
+        }
+    }
+}
+
+#[test]
+fn split_kernels_agree_with_the_plain_product() {
+    let n = 2 * linalg::PAR_MIN_ORDER;
+    let a = gaussian(n, 300, "values");
+    let plain = &a * a.transpose();
+    let scale = plain.amax();
+    for g in [linalg::gram_rows(&a), linalg::matmul(&a, &a.transpose())] {
+        assert!((&g - &plain).amax() <= 1e-13 * scale);
+        assert_eq!(g, g.transpose(), "Gram matrix not exactly symmetric");
+    }
+    let gc = linalg::gram_cols(&a);
+    let plain_c = a.transpose() * &a;
+    assert!((&gc - &plain_c).amax() <= 1e-13 * plain_c.amax());
+    // eigenvalues of A Aᵀ are the squared singular values of A
+    // (n > 300: the n − 300 smallest eigenvalues are zero)
+    let eig = linalg::sym_eigenvalues(&plain).unwrap();
+    let sq: Vec<f64> = linalg::singular_values(&a)
+        .unwrap()
+        .iter()
+        .map(|s| s * s)
+        .collect();
+    assert!(eig[..n - 300].iter().all(|e| e.abs() <= 1e-10 * scale));
+    for (e, s) in eig.iter().rev().zip(&sq) {
+        assert!((e - s).abs() <= 1e-10 * scale, "{e} vs {s}");
+    }
+    // RᵀR = BᵀB
+    let b = gaussian(n + 50, n - 20, "qr");
+    let r = linalg::qr_r(&b).unwrap();
+    let btb = b.transpose() * &b;
+    assert!((r.transpose() * &r - &btb).amax() <= 1e-11 * btb.amax());
+}
