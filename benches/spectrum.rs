@@ -42,6 +42,9 @@ fn spd(n: usize) -> DMatrix<f64> {
 fn eigensolve(c: &mut Criterion) {
     let mut g = c.benchmark_group("eigensolve");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
+    // faer's own convenience methods read a global setting (all threads by default);
+    // gncond never uses them, so setting it here only makes the baseline single-threaded
+    faer::set_global_parallelism(faer::Par::Seq);
     for n in [500, 1000, 2000, 5000] {
         let a = spd(n);
         // what every route calls: split into linalg::PAR_WAYS parts on all cores

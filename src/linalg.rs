@@ -61,30 +61,26 @@ fn check_finite(a: &DMatrix<f64>, what: &str) -> Result<()> {
 
 /// The product `A B`.
 pub fn matmul(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions");
-    let mut c = DMatrix::zeros(a.nrows(), b.ncols());
-    let order = a.nrows().max(a.ncols()).max(b.ncols());
-    let (rows, cols) = (c.nrows(), c.ncols());
-    let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
-    matmul::matmul(dst, Accum::Replace, view(a), view(b), 1.0, par_for(order));
-    c
+    product(view(a), view(b))
 }
 
-/// The product `Aᵀ B`.
+/// The product `Aᵀ B` (A not copied).
 pub fn matmul_tn(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
-    assert_eq!(a.nrows(), b.nrows(), "matmul_tn: inner dimensions");
-    let mut c = DMatrix::zeros(a.ncols(), b.ncols());
-    let order = a.nrows().max(a.ncols()).max(b.ncols());
-    let (rows, cols) = (c.nrows(), c.ncols());
+    product(view(a).transpose(), view(b))
+}
+
+/// The product `A Bᵀ` (B not copied).
+pub fn matmul_nt(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    product(view(a), view(b).transpose())
+}
+
+fn product(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> DMatrix<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "matrix product: inner dimensions");
+    let (rows, cols) = (a.nrows(), b.ncols());
+    let mut c = DMatrix::zeros(rows, cols);
+    let order = rows.max(a.ncols()).max(cols);
     let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), rows, cols);
-    matmul::matmul(
-        dst,
-        Accum::Replace,
-        view(a).transpose(),
-        view(b),
-        1.0,
-        par_for(order),
-    );
+    matmul::matmul(dst, Accum::Replace, a, b, 1.0, par_for(order));
     c
 }
 

@@ -4,6 +4,7 @@
 //! magnitude pruning per tensor at initialisation with the masks kept through training, and
 //! checkpoints at chosen epochs.
 
+use crate::linalg;
 use crate::nets::resnet::{BnMode, ResNet, TensorKind};
 use crate::nets::DeepLinear;
 use crate::seed::PointRng;
@@ -85,15 +86,15 @@ impl Trainable for DeepLinear {
     fn loss_and_grad(&self, x: &DMatrix<f64>, labels: &[u8], loss: Loss) -> (f64, Vec<f64>) {
         let mut acts = vec![x.clone()];
         for w in &self.weights {
-            let next = w * acts.last().expect("non-empty");
+            let next = linalg::matmul(w, acts.last().expect("non-empty"));
             acts.push(next);
         }
         let (value, mut g) = loss.value_and_grad(acts.last().expect("output"), labels);
         let mut grads: Vec<DMatrix<f64>> = Vec::with_capacity(self.weights.len());
         for (l, w) in self.weights.iter().enumerate().rev() {
-            grads.push(&g * acts[l].transpose());
+            grads.push(linalg::matmul_nt(&g, &acts[l]));
             if l > 0 {
-                g = w.transpose() * g;
+                g = linalg::matmul_tn(w, &g);
             }
         }
         grads.reverse();

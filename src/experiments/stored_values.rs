@@ -414,8 +414,10 @@ impl Definition for StoredValues {
                 .iter()
                 .map(|p| match param_str(p, "setup") {
                     "relu-orthonormal" => {
+                        // one eigensolve of the nk×nk Gram matrix per draw (measured: 17
+                        // core-seconds at nk = 5000, Gram product and QR included)
                         let nk = (param::<f64>(p, "n") * 10.0).powi(3);
-                        5.0 * nk * c.large_draws as f64
+                        0.2 * nk * c.large_draws as f64
                     }
                     "linear-gaussian" => {
                         let (d, m, h) = (
@@ -423,7 +425,11 @@ impl Definition for StoredValues {
                             param::<f64>(p, "m"),
                             param::<f64>(p, "hidden"),
                         );
-                        (d * GAUSSIAN_N as f64 * d + h * m * m * (d + 10.0) * 20.0) * c.draws as f64
+                        // products as GEMMs: calibrated on the default profile (its 75
+                        // small setups took about 100 core-seconds here)
+                        0.025
+                            * (d * GAUSSIAN_N as f64 * d + h * m * m * (d + 10.0) * 20.0)
+                            * c.draws as f64
                     }
                     _ => 1e6 * c.draws as f64,
                 })

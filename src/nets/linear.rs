@@ -4,6 +4,7 @@
 //! hidden layers `h = L − 1`.
 
 use super::init::{kaiming_normal, xavier_normal};
+use crate::linalg;
 use crate::seed::PointRng;
 use crate::{Error, Result};
 use nalgebra::DMatrix;
@@ -94,7 +95,9 @@ impl DeepLinear {
 
     /// Outputs `W_L ⋯ W_1 X` (k×n) for inputs `X` (d×n).
     pub fn forward(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        self.weights.iter().fold(x.clone(), |h, w| w * h)
+        self.weights
+            .iter()
+            .fold(x.clone(), |h, w| linalg::matmul(w, &h))
     }
 
     /// `P_in` accumulated from the input side and `P_out` from the output side, so that no
@@ -106,12 +109,12 @@ impl DeepLinear {
         let mut p_in = Vec::with_capacity(l);
         p_in.push(DMatrix::identity(d, d));
         for w in &self.weights[..l - 1] {
-            let next = w * p_in.last().expect("non-empty");
+            let next = linalg::matmul(w, p_in.last().expect("non-empty"));
             p_in.push(next);
         }
         let mut p_out = vec![DMatrix::identity(k, k)];
         for w in self.weights[1..].iter().rev() {
-            let next = p_out.last().expect("non-empty") * w;
+            let next = linalg::matmul(p_out.last().expect("non-empty"), w);
             p_out.push(next);
         }
         p_out.reverse();
