@@ -87,3 +87,45 @@ fn split_kernels_agree_with_the_plain_product() {
     let btb = b.transpose() * &b;
     assert!((r.transpose() * &r - &btb).amax() <= 1e-11 * btb.amax());
 }
+
+/// The ResNet's per-sample parallel loops (convolutions, Jacobian columns, the summed training
+/// gradient) give the same bits in pools of 1, 2 and 3 threads.
+#[test]
+fn resnet_jacobians_and_gradients_give_the_same_bits_on_any_thread_count() {
+    use gncond::nets::{BnMode, ResNet, ResNetSpec};
+    let spec = ResNetSpec {
+        channels: 3,
+        height: 8,
+        width: 8,
+        base_width: 4,
+        blocks_per_stage: 1,
+        classes: 3,
+    };
+    let mut r = point_rng(11, "determinism", &[("case", "resnet".to_string())], 0);
+    let net = ResNet::kaiming(spec, &mut r);
+    let x = DMatrix::from_fn(spec.input_dim(), 5, |_, _| normal(&mut r));
+    let dy = DMatrix::from_fn(5, spec.classes, |_, _| normal(&mut r));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let stats = net.batch_stats(&x);
+            let tape = net.forward_tape(&x, BnMode::Batch, None);
+            vec![
+                bits(net.jacobian_frozen_t(&x, &stats, None).as_slice()),
+                bits(net.jacobian(&x).as_slice()),
+                bits(&net.backward(&tape, &dy)),
+                bits(tape.output.as_slice()),
+            ]
+        })
+    };
+    let one = run(1);
+    for threads in [2, 3] {
+        assert!(
+            one == run(threads),
+            "differs between 1 and {threads} threads"
+        );
+    }
+}
