@@ -10,8 +10,8 @@
 //!   J Jᵀ from the explicit Jacobian;
 //! - `resnet-jacobian/{frozen,batch}/n`: the Jacobian of a small CIFAR-style ResNet (7×7
 //!   grayscale, w = 4, one block per stage, k = 10) with frozen batch-norm statistics (one
-//!   sample per backward pass) against batch statistics (every backward pass runs through the
-//!   whole coupled batch, so its cost grows like n² instead of n);
+//!   backward pass of k rows per sample) against batch statistics (every output row is a
+//!   backward pass through the whole coupled batch, so its cost grows like n² instead of n);
 //! - `resnet20-gram/{jacobian+gram,bare-gram}/n`: ResNet20 at 3×32×32 with frozen batch norm,
 //!   Jᵀ and `JJᵀ` against the bare Gram product of a matrix of the same shape (the floor), and
 //!   `resnet20-gram/batch-spectrum/8`: the batch-statistics spectrum of 8 images.

@@ -9,8 +9,10 @@
 //! All convolutions are 3×3 with padding 1 and no bias.
 //!
 //! Everything is float64 and written out by hand in reverse mode: `forward` keeps a tape,
-//! `backward` turns an output cotangent `∂L/∂f` (n×k) into `∂L/∂θ`. The Jacobian is one
-//! backward pass per output row; its rows are sample-major, output-minor (row `i·k + o`), its
+//! `backward` turns an output cotangent `∂L/∂f` (n×k) into `∂L/∂θ`. The convolutions are GEMMs
+//! on each sample's patch matrix (im2col). With frozen statistics a sample's k Jacobian rows are
+//! one backward pass of k cotangent rows; with batch statistics each output row is one pass
+//! through the coupled batch. Jacobian rows are sample-major, output-minor (row `i·k + o`), its
 //! columns follow [`ResNet::tensors`].
 //!
 //! Batch norm has two modes ([`BnMode`]): `Batch` uses the statistics of the batch being
