@@ -15,6 +15,10 @@
 //! - `resnet20-gram/{jacobian+gram,bare-gram}/n`: ResNet20 at 3×32×32 with frozen batch norm,
 //!   Jᵀ and `JJᵀ` against the bare Gram product of a matrix of the same shape (the floor), and
 //!   `resnet20-gram/batch-spectrum/8`: the batch-statistics spectrum of 8 images.
+//!
+//! `benches/reference.py` times numpy (`eigvalsh`, `A @ A.T`) on the same shapes and torch
+//! (`jacrev` → J Jᵀ → `eigvalsh` on a ResNet20 it writes for `gncond spectrum --arch resnet`),
+//! for the comparisons the issue notes record; neither is needed to build or test.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use gncond::data::SecondMoment;

@@ -76,9 +76,18 @@ fn default_jobs() -> usize {
 #[derive(Subcommand)]
 pub enum Command {
     /// List every experiment: its paper figure, what it shows, and its cost in a profile.
+    ///
+    /// Costs are seconds on one core of the machine the cost models were calibrated on,
+    /// scaled by this machine's speed: a one-core GEMM measured once (about half a second)
+    /// and cached in the cache folder as `calibration.txt`.
     List {
         #[command(flatten)]
         profile: ProfileArg,
+        #[command(flatten)]
+        cache: CacheDirArg,
+        /// Measure this machine's speed again instead of reading the cached value.
+        #[arg(long)]
+        recalibrate: bool,
     },
     /// Compute experiments and write OUT/figures/<id>.svg|png, OUT/figures/data/<id>.csv and
     /// their entries in OUT/figures/manifest.json (with the SHA-256 of every artifact).
@@ -247,11 +256,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     messages::set_quiet(cli.quiet);
     let data_dir = |d: DataDirArg| official::data_dir(d.data_dir.as_deref()).0;
     match cli.command {
-        Command::List { profile } => {
-            print!(
-                "{}",
-                plan::list_table(&plan::load_profile(&profile.profile)?)
-            );
+        Command::List {
+            profile,
+            cache,
+            recalibrate,
+        } => {
+            let profile = plan::load_profile(&profile.profile)?;
+            let speed = crate::calibrate::speed(&cache.cache_dir, recalibrate)?;
+            print!("{}", plan::list_table(&profile, &speed));
             Ok(())
         }
         Command::Run {

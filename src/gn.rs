@@ -275,10 +275,12 @@ pub fn resnet(net: &ResNet, x: &DMatrix<f64>, mode: BnMode) -> Result<GnSpectrum
 
 /// A ResNet with batch-norm statistics `stats` held fixed (a per-sample function), in the
 /// parameters `mask` keeps (all when None): the Gauss-Newton matrix of the kept parameters.
-/// Built from `Jᵀ` in blocks of samples so that J is never held whole when it is larger than
-/// `max_bytes`: with p_kept ≤ nk, `JᵀJ = Σ_blocks J_aᵀ J_a` (one pass); otherwise the Gram
-/// `J Jᵀ` block by block, recomputing the blocks that do not fit (never the p×p matrix when
-/// p > nk). When J fits and κ passes 1e10, the singular values of J are used instead.
+/// J is held whole only when it fits in `max_bytes`; then the smaller of `JᵀJ` and `J Jᵀ` is
+/// eigensolved, or the singular values of J when κ passes 1e10. Otherwise every Jacobian
+/// entry is still computed once: with p_kept ≤ nk, `JᵀJ = Σ_a J_aᵀ J_a` over blocks of
+/// samples; with p_kept > nk, `J Jᵀ = Σ_s J_s J_sᵀ` over slices of consecutive basic blocks
+/// ([`ResNet::segments`]), one slice of at most `max_bytes` in memory at a time (a slice
+/// holds at least one block). Never the p×p matrix when p > nk.
 pub fn resnet_frozen(
     net: &ResNet,
     x: &DMatrix<f64>,
@@ -288,15 +290,8 @@ pub fn resnet_frozen(
 ) -> Result<GnSpectrum> {
     let (n, k) = (x.ncols(), net.spec.classes);
     let p = mask.map_or(net.num_params(), |m| m.iter().filter(|&&kept| kept).count());
-    let per_sample = (k * p * 8).max(1);
-    let block = (max_bytes / per_sample).clamp(1, n);
-    // Jᵀ of samples start..start+len: p_kept × len·k
-    let jt_block = |start: usize, len: usize| -> DMatrix<f64> {
-        net.jacobian_frozen_t(&x.columns(start, len).into_owned(), stats, mask)
-    };
-    let starts: Vec<usize> = (0..n).step_by(block).collect();
-    if starts.len() == 1 {
-        let jt = jt_block(0, n);
+    if p.saturating_mul(n * k * 8) <= max_bytes {
+        let jt = net.jacobian_frozen_t(x, stats, mask);
         let fast = smaller_gram_t(&jt, n)?;
         if fast.spectrum.kappa > KAPPA_SVD_SWITCH {
             return svd_route(&jt, n, jt.nrows());
@@ -304,27 +299,19 @@ pub fn resnet_frozen(
         return Ok(fast);
     }
     let (g, route) = if p <= n * k {
+        let block = (max_bytes / (k * p * 8).max(1)).clamp(1, n);
         let mut g = DMatrix::zeros(p, p);
-        for &a in &starts {
-            g += linalg::gram_rows(&jt_block(a, block.min(n - a)));
+        for a in (0..n).step_by(block) {
+            let xa = x.columns(a, block.min(n - a)).into_owned();
+            g += linalg::gram_rows(&net.jacobian_frozen_t(&xa, stats, mask));
         }
         (g, Route::DenseJtJ)
     } else {
         let mut g = DMatrix::zeros(n * k, n * k);
-        for (ia, &a) in starts.iter().enumerate() {
-            let la = block.min(n - a);
-            let ja = jt_block(a, la);
-            g.view_mut((a * k, a * k), (la * k, la * k))
-                .copy_from(&linalg::gram_cols(&ja));
-            for &b in &starts[ia + 1..] {
-                let lb = block.min(n - b);
-                let cross = linalg::matmul_tn(&ja, &jt_block(b, lb));
-                g.view_mut((a * k, b * k), (la * k, lb * k))
-                    .copy_from(&cross);
-                g.view_mut((b * k, a * k), (lb * k, la * k))
-                    .copy_from(&cross.transpose());
-            }
-        }
+        let segments = net.segments(mask, max_bytes / (n * k * 8));
+        net.jacobian_frozen_t_segments(x, stats, mask, &segments, |_, jt| {
+            g += linalg::gram_cols(&jt)
+        });
         (g, Route::Gram)
     };
     eigen_route(g / n as f64, route)

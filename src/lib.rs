@@ -5,7 +5,8 @@
 //! Layers, each using only those below it:
 //!
 //! 1. `cli` (the command line) → `plan` (profile checked, experiments selected) →
-//!    `pipeline` (run, shard, merge), `report`, `verify`, `check`, `shard`, `external`;
+//!    `pipeline` (run, shard, merge), `report`, `verify`, `check`, `shard`, `external`,
+//!    `calibrate` (this machine's speed for `list`);
 //! 2. `experiments` (the registry; one file per figure, helpers in `experiments::kit`);
 //! 3. `experiment` (what an experiment is, and the typed adapter), `runner` (points through
 //!    the cache and thread pool), `manifest` (artifact sets and their record);
@@ -16,6 +17,7 @@
 
 pub mod authors;
 pub mod bounds;
+pub mod calibrate;
 pub mod check;
 pub mod claims;
 pub mod cli;

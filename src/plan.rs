@@ -1,6 +1,7 @@
 //! From what the user asked to what will run: a profile checked against every experiment's
 //! configuration type, and the experiments selected from it.
 
+use crate::calibrate::Speed;
 use crate::config::Profile;
 use crate::experiment::{Cost, Experiment};
 use crate::experiments;
@@ -75,9 +76,17 @@ pub fn select(ids: &[String], profile: &Profile) -> Result<Vec<&'static dyn Expe
         .collect()
 }
 
-/// `gncond list`: every experiment, its paper figure, its cost in `profile` and what it
-/// shows, as aligned text.
-pub fn list_table(profile: &Profile) -> String {
+/// `gncond list`: every experiment, its paper figure, its cost in `profile` (the cost models'
+/// reference-machine seconds times `speed`'s factor) and what it shows, as aligned text.
+pub fn list_table(profile: &Profile, speed: &Speed) -> String {
+    let factor = speed.factor();
+    let cost = |e: &dyn Experiment| {
+        let c = e.cost_hint(profile);
+        Cost {
+            seconds: c.seconds * factor,
+            ..c
+        }
+    };
     let header = [
         "id".to_string(),
         "paper".to_string(),
@@ -90,7 +99,7 @@ pub fn list_table(profile: &Profile) -> String {
             [
                 e.id().to_string(),
                 e.paper_ref().to_string(),
-                e.cost_hint(profile).to_string(),
+                cost(e).to_string(),
                 e.title().to_string(),
             ]
         })
@@ -107,10 +116,7 @@ pub fn list_table(profile: &Profile) -> String {
         .chain(&rows)
         .map(|r| format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", r[0], r[1], r[2], r[3]))
         .collect();
-    let costs: Vec<Cost> = experiments::registry()
-        .into_iter()
-        .map(|e| e.cost_hint(profile))
-        .collect();
+    let costs: Vec<Cost> = experiments::registry().into_iter().map(cost).collect();
     let seconds: f64 = costs.iter().map(|c| c.seconds).sum();
     let points: usize = costs.iter().map(|c| c.points).sum();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -118,6 +124,18 @@ pub fn list_table(profile: &Profile) -> String {
         "total: {points} points, ~{} on 1 core (~{} with {cores} cores if the points spread evenly)\n",
         crate::messages::duration(seconds),
         crate::messages::duration(seconds / cores as f64)
+    ));
+    out.push_str(&format!(
+        "this machine: {:.1} Gflop/s on one core ({}; the cost models' machine: {:.1}), so the \
+         estimates are ×{:.2} of that machine's\n",
+        speed.gflops,
+        if speed.cached {
+            "cached calibration; --recalibrate measures again"
+        } else {
+            "measured now"
+        },
+        crate::calibrate::REFERENCE_GFLOPS,
+        factor
     ));
     out
 }

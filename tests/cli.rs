@@ -291,12 +291,55 @@ fn help_says_where_things_go() {
         out.contains("figures/data/<id>.csv") && out.contains("--jobs"),
         "{out}"
     );
-    let o = gncond(&["list", "--profile", "quick"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = gncond(&["list", "--profile", "quick", "--cache-dir", s(tmp.path())]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("depth-width") && out.contains("Fig. 2a"),
         "{out}"
     );
+}
+
+/// Seconds of every experiment `gncond list` prints ("~N s on 1 core"), with the last line.
+fn listed_seconds(cache: &Path, profile: &str) -> (Vec<f64>, String) {
+    let o = gncond(&["list", "--profile", profile, "--cache-dir", s(cache)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let seconds = out
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once(" points, ~")?;
+            rest.split_once(" s on 1 core")?.0.parse().ok()
+        })
+        .collect();
+    (seconds, out.lines().last().unwrap_or("").to_string())
+}
+
+#[test]
+fn list_scales_its_estimates_by_the_cached_speed_of_this_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("calibration.txt");
+    let rate = gncond::calibrate::REFERENCE_GFLOPS;
+    std::fs::write(&file, format!("gemm_gflops_one_core = {rate}\n")).unwrap();
+    let (same, last) = listed_seconds(tmp.path(), "paper");
+    assert!(
+        last.contains("cached calibration") && last.contains("×1.00"),
+        "{last}"
+    );
+    std::fs::write(&file, format!("gemm_gflops_one_core = {}\n", rate / 4.0)).unwrap();
+    let (slow, last) = listed_seconds(tmp.path(), "paper");
+    assert!(last.contains("×4.00"), "{last}");
+    assert_eq!(same.len(), slow.len());
+    assert!(same.len() >= 10, "{same:?}");
+    for (a, b) in same.iter().zip(&slow) {
+        assert!((b - 4.0 * a).abs() <= 2.5, "{a} s became {b} s, not 4×");
+    }
+    // an unreadable file is measured again and replaced
+    std::fs::write(&file, "gemm_gflops_one_core = fast\n").unwrap();
+    let (_, last) = listed_seconds(tmp.path(), "quick");
+    assert!(last.contains("measured now"), "{last}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("gemm_gflops_one_core = "), "{text}");
 }
 
 #[test]

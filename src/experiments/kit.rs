@@ -709,6 +709,56 @@ pub fn linear_bound_claims(id: &str, df: &DataFrame, group: &str) -> Result<Vec<
 }
 
 // ---------------------------------------------------------------------------------------
+// two-layer (leaky) ReLU points
+
+/// The grid of the two-layer ReLU experiments: slope α × hidden width, `seeds` initialisations.
+pub fn relu_points(alphas: &[f64], widths: &[usize], seeds: usize, data: DataSpec) -> Vec<Point> {
+    let axes = [axis(alphas), axis(widths)];
+    grid(&axes, seeds, |v| {
+        Params::data(data).with("alpha", v[0]).with("width", v[1])
+    })
+}
+
+/// One two-layer ReLU point's network (Kaiming, slope α, width m on the inputs' d) and the
+/// start of its row (α, width, seed and the data columns).
+pub fn relu_point(
+    point: &Point,
+    rng: &mut crate::seed::PointRng,
+    data: &Inputs,
+) -> (f64, crate::nets::TwoLayer, Row) {
+    let (alpha, width): (f64, usize) = (param(point, "alpha"), param(point, "width"));
+    let net = crate::nets::TwoLayer::kaiming(data.moment.d, width, K, alpha, rng);
+    let row = Row::new()
+        .text("alpha", &alpha.to_string())
+        .int("width", width)
+        .int("seed", point.replicate as usize);
+    (alpha, net, data.columns(row))
+}
+
+/// Seconds of the two-layer ReLU points: the nk×nk Gram matrix (`(nk)² m`) and its eigensolve,
+/// `scale` of them per point in the units of [`seconds_for`].
+pub fn relu_seconds(n: usize, points: &[Point], scale: f64) -> f64 {
+    let nk = (n * K) as f64;
+    seconds_for(
+        points
+            .iter()
+            .map(|p| scale * (nk * nk * param::<f64>(p, "width") + 10.0 * nk.powi(3)))
+            .sum(),
+    )
+}
+
+/// A ReLU panel's title: `α = 0 (ReLU)`, `α = 1 (linear)`, else `α = <value>`.
+pub fn alpha_title(alpha: &str) -> String {
+    let alpha = label(alpha);
+    let name = match alpha.as_str() {
+        "0" => " (ReLU)",
+        "1" => " (linear)",
+        _ => "",
+    };
+    format!("α = {alpha}{name}")
+}
+
+// ---------------------------------------------------------------------------------------
 // costs
 
 /// Rough flops of one deep linear point: the partial products cost h m² (d + k).

@@ -64,22 +64,30 @@ impl Definition for Pruning {
         // halves). The convolutions run as GEMMs (about 10 Gflop/s per core measured for
         // these small shapes, against 1.5 Gflop/s for the scalar loops `seconds_for`
         // assumes). Per point: SGD (forward + backward ≈ 3 passes per sample and epoch), and
-        // per checkpoint the Jacobian (k cotangent rows per sample: ≈ 2k passes, times the
-        // recomputation of blocks that do not fit in memory), the Gram matrix (nk)²·p/2
-        // multiply-adds at ≈ 40 Gflop/s per core, and one eigensolve of order min(nk, p).
+        // per checkpoint the Jacobian (k cotangent rows per sample: ≈ 2k passes, each entry
+        // once, plus one forward pass per slice when J does not fit in memory), the Gram
+        // matrix of the kept parameters ((nk)²·p_kept flops at ≈ 55 Gflop/s per core) and one
+        // eigensolve of order min(nk, p_kept) (≈ (4/3)·order³ flops at ≈ 9 Gflop/s per core).
+        // Calibrated on a paper-size checkpoint (n = 1000, fraction 0.2: 610 core-seconds).
         let side = 32usize.div_ceil(c.downsample) as f64;
         let (w, b) = (c.base_width as f64, c.blocks_per_stage as f64);
         let conv = 2.0 * 9.0 * w * w * side * side * 6.0 * b + 2.0 * 27.0 * w * side * side;
         let p = 9.0 * w * w * 2.0 * b * 21.0;
         let nk = (c.n * K) as f64;
-        let blocks = (nk * p * 8.0 / JACOBIAN_BUDGET as f64).ceil().max(1.0);
-        let recompute = (blocks + 1.0) / 2.0;
         let gemm = 1.5e9 / 10e9;
-        let per_checkpoint =
-            gemm * nk * 2.0 * conv * recompute + (nk * nk * p) * 1.5e9 / 40e9 + nk.min(p).powi(3);
-        let per_point = gemm * 3.0 * conv * (c.n * c.epochs) as f64
-            + c.checkpoints.len() as f64 * per_checkpoint;
-        kit::seconds_for(per_point * points.len() as f64)
+        let training = gemm * 3.0 * conv * (c.n * c.epochs) as f64;
+        let work: f64 = points
+            .iter()
+            .map(|point| {
+                let kept = p * (1.0 - param::<f64>(point, "fraction"));
+                let slices = (nk * kept * 8.0 / JACOBIAN_BUDGET as f64).ceil().max(1.0);
+                let jacobian = gemm * (nk * 2.0 * conv + c.n as f64 * conv * slices);
+                let gram = nk * nk * kept * 1.5e9 / 55e9;
+                let eigen = 4.0 / 3.0 * nk.min(kept).powi(3) * 1.5e9 / 9e9;
+                training + c.checkpoints.len() as f64 * (jacobian + gram + eigen)
+            })
+            .sum();
+        kit::seconds_for(work)
     }
 
     fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {

@@ -1,14 +1,13 @@
 //! `relu` (§ ReLU): two-layer (leaky) ReLU networks `W σ(V x)`, κ(G_O) and B-relu versus the
 //! width for several slopes α (0 = ReLU, 1 = linear), on whitened MNIST.
 
-use super::kit::{self, cols, curves, param, Channels, Col, Params, K};
+use super::kit::{self, cols, curves, Channels, Col};
 use crate::bounds::{self, ReluBlocks};
 use crate::claims::{bound_claim, count_above, Claim};
 use crate::config::Check;
 use crate::experiment::{Definition, Job, SummaryTable};
 use crate::format::{mean_std, sig};
 use crate::gn;
-use crate::nets::TwoLayer;
 use crate::plot::{Figure, Panel, Series};
 use crate::runner::Point;
 use crate::table::Row;
@@ -34,37 +33,19 @@ impl Definition for Relu {
          counted.";
 
     fn points(c: &Config) -> Vec<Point> {
-        let axes = [kit::axis(&c.alphas), kit::axis(&c.widths)];
-        kit::grid(&axes, c.seeds, |v| {
-            Params::data(c.data())
-                .with("alpha", v[0])
-                .with("width", v[1])
-        })
+        kit::relu_points(&c.alphas, &c.widths, c.seeds, c.data())
     }
 
     fn seconds(c: &Config, points: &[Point]) -> f64 {
-        let nk = (c.n * K) as f64;
-        kit::seconds_for(
-            points
-                .iter()
-                .map(|p| 0.1 * (nk * nk * param::<f64>(p, "width") + 10.0 * nk.powi(3)))
-                .sum(),
-        )
+        kit::relu_seconds(c.n, points, 0.1)
     }
 
     fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {
         kit::run_on(job, c.data(), Channels::All, |point, rng, data| {
-            let (x, moment) = (&data.x, &data.moment);
-            let (alpha, width): (f64, usize) = (param(point, "alpha"), param(point, "width"));
-            let net = TwoLayer::kaiming(moment.d, width, K, alpha, rng);
-            let spec = gn::two_layer(&net, x)?;
-            let blocks = ReluBlocks::of(&net, x)?;
+            let (alpha, net, row) = kit::relu_point(point, rng, data);
+            let spec = gn::two_layer(&net, &data.x)?;
+            let blocks = ReluBlocks::of(&net, &data.x)?;
             let s = spec.spectrum;
-            let row = Row::new()
-                .text("alpha", &alpha.to_string())
-                .int("width", width)
-                .int("seed", point.replicate as usize);
-            let row = data.columns(row);
             Ok(vec![row
                 .int("p", net.num_params())
                 .float("kappa", s.kappa)
@@ -92,14 +73,8 @@ impl Definition for Relu {
             .zip(bound)
             .zip(invalid)
             .map(|(((alpha, k), (_, b)), (_, v))| {
-                let alpha = kit::label(&alpha);
-                let name = match alpha.as_str() {
-                    "0" => " (ReLU)",
-                    "1" => " (linear)",
-                    _ => "",
-                };
                 Panel::new("hidden width m (log scale)", "κ(G_O) (log scale)")
-                    .titled(format!("α = {alpha}{name}"))
+                    .titled(kit::alpha_title(&alpha))
                     .log_x()
                     .log_y()
                     .with(vec![

@@ -2,7 +2,7 @@
 //! on fewer samples than input dimensions, where B-relu is finite for every α > 0, with the
 //! authors' `−α` Gram matrix beside the network's own.
 
-use super::kit::{self, cols, curves, param, Channels, Col, Params, K};
+use super::kit::{self, cols, curves, Channels, Col, K};
 use crate::authors;
 use crate::bounds::{self, ReluBlocks};
 use crate::claims::{bound_claim, Claim};
@@ -11,7 +11,6 @@ use crate::experiment::{Definition, Job, SummaryTable};
 use crate::format::{mean_std, sig};
 use crate::gn;
 use crate::linalg;
-use crate::nets::TwoLayer;
 use crate::plot::{Figure, Panel, Series};
 use crate::runner::Point;
 use crate::table::Row;
@@ -39,29 +38,17 @@ impl Definition for ReluNBelowD {
          only. Its κ is taken as they do (all eigenvalues, no rank rule).";
 
     fn points(c: &Config) -> Vec<Point> {
-        let axes = [kit::axis(&c.alphas), kit::axis(&c.widths)];
-        kit::grid(&axes, c.seeds, |v| {
-            Params::data(c.data())
-                .with("alpha", v[0])
-                .with("width", v[1])
-        })
+        kit::relu_points(&c.alphas, &c.widths, c.seeds, c.data())
     }
 
     fn seconds(c: &Config, points: &[Point]) -> f64 {
-        let nk = (c.n * K) as f64;
-        kit::seconds_for(
-            points
-                .iter()
-                .map(|p| 0.2 * (nk * nk * param::<f64>(p, "width") + 10.0 * nk.powi(3)))
-                .sum(),
-        )
+        kit::relu_seconds(c.n, points, 0.2)
     }
 
     fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {
         kit::run_on(job, c.data(), Channels::All, |point, rng, data| {
-            let (x, moment) = (&data.x, &data.moment);
-            let (alpha, width): (f64, usize) = (param(point, "alpha"), param(point, "width"));
-            let net = TwoLayer::kaiming(moment.d, width, K, alpha, rng);
+            let (alpha, net, row) = kit::relu_point(point, rng, data);
+            let x = &data.x;
             let s = gn::two_layer(&net, x)?.spectrum;
             let blocks = ReluBlocks::of(&net, x)?;
             // the authors' Gram: the same weights with slope −α (module text of `authors`)
@@ -71,11 +58,6 @@ impl Definition for ReluNBelowD {
             let hi = eigs.iter().copied().fold(0.0, f64::max);
             let kappa_authors = if lo > 0.0 { hi / lo } else { f64::INFINITY };
             let tilde_blocks = ReluBlocks::of(&tilde, x)?;
-            let row = Row::new()
-                .text("alpha", &alpha.to_string())
-                .int("width", width)
-                .int("seed", point.replicate as usize);
-            let row = data.columns(row);
             Ok(vec![row
                 .int("p", net.num_params())
                 .float("kappa", s.kappa)
@@ -100,14 +82,8 @@ impl Definition for ReluNBelowD {
             .zip(bound)
             .zip(theirs)
             .map(|(((alpha, k), (_, b)), (_, t))| {
-                let alpha = kit::label(&alpha);
-                let name = match alpha.as_str() {
-                    "0" => " (ReLU)",
-                    "1" => " (linear)",
-                    _ => "",
-                };
                 Panel::new("hidden width m (log scale)", "κ (log scale)")
-                    .titled(format!("α = {alpha}{name}"))
+                    .titled(kit::alpha_title(&alpha))
                     .log_x()
                     .log_y()
                     .legend_room()
@@ -211,9 +187,9 @@ impl Definition for ReluNBelowD {
             .fold(0.0, f64::max);
         let same = Claim::guaranteed(
             "relu-n-below-d/authors-gram-is-relu-at-zero",
-            "At α = 0 the authors' Gram matrix is the ReLU network's: equal κ (relative 1e-8) \
+            "At α = 0 the authors' Gram matrix is the ReLU network's: equal κ (relative 1e-10) \
              wherever G_O has full rank nk",
-            !full.is_empty() && worst <= 1e-8,
+            !full.is_empty() && worst <= 1e-10,
             format!(
                 "largest relative difference {worst:.2e} over {} full-rank points",
                 full.len()

@@ -474,15 +474,20 @@ impl Definition for StoredValues {
             .iter()
             .filter(|c| c.ours.is_finite() && c.stored > 0.0)
         {
+            let ours = if c.plotted.is_finite() {
+                c.plotted
+            } else {
+                c.ours
+            };
             let name = match c.rule {
                 Some(Rule::Exact) => "formula (exact)",
                 Some(Rule::Mean { .. } | Rule::Variance { .. }) => "mean or variance over inits",
-                Some(Rule::Draw) => "one stored draw vs our mean",
+                Some(Rule::Draw) => "one stored draw vs our geometric mean",
                 _ => "data (κ(Σ))",
             };
             match by_rule.iter_mut().find(|(n, _)| n == name) {
-                Some((_, v)) => v.push((c.stored, c.ours, 0.0)),
-                None => by_rule.push((name.into(), vec![(c.stored, c.ours, 0.0)])),
+                Some((_, v)) => v.push((c.stored, ours, 0.0)),
+                None => by_rule.push((name.into(), vec![(c.stored, ours, 0.0)])),
             }
         }
         let (lo, hi) = by_rule
@@ -544,6 +549,7 @@ impl Definition for StoredValues {
 
     fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
         let comps = comparisons(df)?;
+        let bound15 = bound15_claim(df)?;
         // one claim per experiment and quantity over the rows that could be matched
         let mut groups: Vec<(String, Vec<&Comparison>)> = Vec::new();
         for c in comps.iter().filter(|c| c.verdict.is_some()) {
@@ -567,7 +573,7 @@ impl Definition for StoredValues {
                         v
                     },
                 );
-                Claim::stored(
+                let claim = Claim::stored(
                     &format!("stored-values/{key}"),
                     &format!(
                         "The authors' stored {} values agree with gncond's on the same \
@@ -588,10 +594,84 @@ impl Definition for StoredValues {
                             c.agreement
                         ))
                     ),
-                )
+                );
+                match &bound15 {
+                    Some(cause) if key == "relu/b_relu_bound1.5" && cause.passed() => {
+                        claim.caused_by(&cause.id)
+                    }
+                    _ => claim,
+                }
             })
+            .chain(bound15.clone())
             .collect())
     }
+}
+
+/// The authors' ReLU "bound 1.5" has bound 1's denominator and `λ_max(XᵀVᵀVX)` where bound
+/// 1 has `λ_max(FFᵀ)`, so it is below bound 1 exactly when `λ_max(XᵀVᵀVX) < λ_max(FFᵀ)`.
+/// Checks that this holds on every one of our draws of each stored configuration whose
+/// bound 1.5 is stored, while the stored pair of the same initialisation has bound 1.5 above
+/// bound 1: then the stored bound 1.5 was not computed by that formula on these inputs.
+fn bound15_claim(df: &DataFrame) -> Result<Option<Claim>> {
+    let label = table::str_values(df, "setup_label")?;
+    let quantity = table::str_values(df, "quantity")?;
+    let (mean, std) = (table::f64_col(df, "mean")?, table::f64_col(df, "std")?);
+    let find =
+        |want: &str, q: &str| (0..label.len()).find(|&i| label[i] == want && quantity[i] == q);
+    let rows = published()?;
+    let (mut ours_max, mut stored, mut lambdas) = (0.0f64, Vec::new(), String::new());
+    for s in rows
+        .iter()
+        .filter(|s| s.experiment == "relu" && s.quantity == "b_relu_bound1.5")
+    {
+        let (Match::Run { setup, .. }, Some(b1)) = (
+            matching(s),
+            rows.iter().find(|t| {
+                t.experiment == "relu" && t.quantity == "b_relu_bound1" && t.config() == s.config()
+            }),
+        ) else {
+            continue;
+        };
+        let want = label_of(&setup);
+        let (Some(i), Some(x), Some(f)) = (
+            find(&want, "b15_over_b1_max"),
+            find(&want, "lmax_xvvx"),
+            find(&want, "lmax_fft"),
+        ) else {
+            continue;
+        };
+        ours_max = ours_max.max(mean[i]);
+        stored.push(s.value / b1.value);
+        lambdas = format!(
+            "; ours: λ_max(XᵀVᵀVX) = {} ± {}, λ_max(FFᵀ) = {} ± {}",
+            sig(mean[x]),
+            sig(std[x]),
+            sig(mean[f]),
+            sig(std[f])
+        );
+    }
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    let least = stored.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(Some(Claim::stored(
+        "stored-values/relu/bound15-below-bound1",
+        "The authors' ReLU bound 1.5 (their formula: bound 1 with λ_max(XᵀVᵀVX) in place of \
+         λ_max(FFᵀ)) is below their bound 1 on every draw of the stored configuration, while \
+         the stored bound 1.5 is above the stored bound 1 of the same initialisation: the \
+         stored bound 1.5 was not computed by that formula on these inputs",
+        ours_max < 1.0 && least > 1.0,
+        format!(
+            "largest bound 1.5 / bound 1 over our draws: {}; stored bound 1.5 / bound 1: {}{}",
+            sig(ours_max),
+            stored
+                .iter()
+                .map(|&r| sig(r))
+                .collect::<Vec<_>>()
+                .join(", "),
+            lambdas
+        ),
+    )))
 }
 
 /// One stored row beside ours.
@@ -603,6 +683,9 @@ pub struct Comparison {
     pub stored: f64,
     /// Our mean (NaN when unmatched).
     pub ours: f64,
+    /// Where the figure puts ours: the geometric mean for a one-draw row (whose agreement is
+    /// judged on the log scale, where heavy-tailed κ are symmetric), else `ours`.
+    pub plotted: f64,
     pub ours_std: f64,
     pub draws: usize,
     pub rule: Option<Rule>,
@@ -653,6 +736,7 @@ pub fn comparisons(df: &DataFrame) -> Result<Vec<Comparison>> {
             config: s.config(),
             stored: s.value,
             ours: f64::NAN,
+            plotted: f64::NAN,
             ours_std: f64::NAN,
             draws: 0,
             rule: None,
@@ -711,6 +795,7 @@ pub fn comparisons(df: &DataFrame) -> Result<Vec<Comparison>> {
                         )
                     }
                     Rule::Draw => {
+                        c.plotted = lmean[i].exp();
                         let z = (s.value.ln() - lmean[i]).abs() / lstd[i];
                         let limit = prediction_limit(c.draws);
                         (
@@ -826,6 +911,21 @@ fn summary_row(label: &str, setup: &str, quantity: &str, v: &[f64], data: &str) 
         .text("data", data)
 }
 
+/// The widths `d, m (hidden times), k` of a deep linear setup's layers, and the number of
+/// hidden layers.
+fn linear_dims(point: &Point) -> (Vec<usize>, usize) {
+    let (d, k, m, hidden): (usize, usize, usize, usize) = (
+        param(point, "d"),
+        param(point, "k"),
+        param(point, "m"),
+        param(point, "hidden"),
+    );
+    let mut dims = vec![d];
+    dims.extend(std::iter::repeat_n(m, hidden));
+    dims.push(k);
+    (dims, hidden)
+}
+
 /// Deep linear networks at Kaiming initialisation on Gaussian data (n = 10000, Σ̂ ≈ I): the
 /// draws are spread over [`SIGMA_DRAWS`] independent data sets, so that our spread includes
 /// the data's share; the variance of the per-data-set means beyond what the initialisations
@@ -835,16 +935,9 @@ fn linear_gaussian_draws(
     draws: usize,
     rng: &mut PointRng,
 ) -> Result<Vec<(&'static str, Vec<f64>)>> {
-    let (d, k, m, hidden): (usize, usize, usize, usize) = (
-        param(point, "d"),
-        param(point, "k"),
-        param(point, "m"),
-        param(point, "hidden"),
-    );
+    let (dims, hidden) = linear_dims(point);
+    let d = dims[0];
     let bound: bool = param(point, "bound");
-    let mut dims = vec![d];
-    dims.extend(std::iter::repeat_n(m, hidden));
-    dims.push(k);
     let per = draws.div_ceil(SIGMA_DRAWS);
     let (mut kappa, mut convex, mut sigma) = (Vec::new(), Vec::new(), Vec::new());
     let (mut means, mut convex_means) = (Vec::new(), Vec::new());
@@ -896,16 +989,9 @@ fn linear_whitened_draws(
     draws: usize,
     rng: &mut PointRng,
 ) -> Result<Vec<(&'static str, Vec<f64>)>> {
-    let (d, k, m, hidden): (usize, usize, usize, usize) = (
-        param(point, "d"),
-        param(point, "k"),
-        param(point, "m"),
-        param(point, "hidden"),
-    );
+    let (dims, hidden) = linear_dims(point);
+    let d = dims[0];
     let moment = SecondMoment::of(&(DMatrix::<f64>::identity(d, d) * (d as f64).sqrt()))?;
-    let mut dims = vec![d];
-    dims.extend(std::iter::repeat_n(m, hidden));
-    dims.push(k);
     let (mut kappa, mut convex, mut loose) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..draws {
         let net = if param_str(point, "init") == "xavier" {
@@ -948,6 +1034,7 @@ fn relu_draws(
         (param(point, "d"), param(point, "n"), param(point, "m"));
     let alpha: f64 = param(point, "alpha");
     let (mut kappa, mut b1, mut b15) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut xvvx, mut fft) = (Vec::new(), Vec::new());
     for _ in 0..draws {
         let x = DMatrix::from_fn(d, n, |_, _| normal(rng)).qr().q();
         let net = authors::relu_kaiming_as_written(d, m, kit::K, alpha, rng);
@@ -962,11 +1049,19 @@ fn relu_draws(
         let num = blocks.xtx.0 * blocks.wwt.0 + blocks.xvvx.0;
         let den = alpha * alpha * blocks.xtx.1 * blocks.wwt.1 + blocks.fft.1;
         b15.push(num / den);
+        xvvx.push(blocks.xvvx.0);
+        fft.push(blocks.fft.0);
     }
+    // bound 1.5 / bound 1: the same denominator, so below 1 exactly when
+    // λ_max(XᵀVᵀVX) < λ_max(FFᵀ)
+    let ratio = b15.iter().zip(&b1).map(|(a, b)| a / b).fold(0.0, f64::max);
     Ok(vec![
         ("kappa_authors", kappa),
         ("b_relu_authors", b1),
         ("b_relu15_authors", b15),
+        ("b15_over_b1_max", vec![ratio]),
+        ("lmax_xvvx", xvvx),
+        ("lmax_fft", fft),
     ])
 }
 

@@ -135,8 +135,8 @@ impl Definition for Whitening {
         claims.push(Claim::guaranteed(
             "whitening/authors-computation-exact-when-whitened",
             "On whitened inputs the authors' computation (eigvalsh of [Σ_ℓ B_ℓ ⊗ A_ℓ](I ⊗ Σ)) is \
-             κ(G_O): the product is symmetric when Σ ∝ I (relative 1e-8)",
-            gap(true) <= 1e-8,
+             κ(G_O): the product is symmetric when Σ ∝ I (relative 1e-10)",
+            gap(true) <= 1e-10,
             format!(
                 "largest relative difference {:.1e} on whitened inputs",
                 gap(true)

@@ -201,6 +201,23 @@ pub struct Tape {
     pub stats: Vec<BnStats>,
 }
 
+/// A run of consecutive basic blocks, with the head above it and/or the stem below it. Its
+/// parameters are one contiguous range of θ ([`ResNet::segment_params`]): one slice of the
+/// Jacobian's columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub blocks: std::ops::Range<usize>,
+    pub head: bool,
+    pub stem: bool,
+}
+
+/// Where a segment's backward pass starts: the output cotangent (the segment holds the head)
+/// or the cotangent the segment above left at the output of this segment's top block.
+enum Cotangent<'a> {
+    Output(&'a DMatrix<f64>),
+    Inside(Act),
+}
+
 impl ResNet {
     /// The architecture with every weight zero, γ = 1 and β = 0 (use [`ResNet::kaiming`] or
     /// fill `theta` tensor by tensor).
@@ -437,52 +454,103 @@ impl ResNet {
     /// over the rows (p entries), or with `per_row` one gradient per row (V×p, row-major). In
     /// `Batch` mode V must equal n (the rows are the coupled batch).
     fn backward_rows(&self, tape: &Tape, dy: &DMatrix<f64>, per_row: bool) -> Vec<f64> {
-        let coupled = tape.mode == BnMode::Batch;
-        let p = self.theta.len();
-        let k = self.spec.classes;
-        let last = tape.blocks.last().map_or(&tape.stem_out, |b| &b.out);
-        let (n, c, plane) = (last.n, last.c, last.plane());
-        let rows = dy.nrows();
-        assert!(
-            dy.ncols() == k && rows.is_multiple_of(n),
-            "cotangent shape {}×{} for {n} samples and {k} outputs",
-            rows,
-            dy.ncols()
-        );
-        assert!(
-            !coupled || rows == n,
-            "batch statistics couple exactly the n samples"
-        );
-        let group = rows / n;
-        let mut grad = Grads {
-            p,
-            per_row,
-            data: vec![0.0; if per_row { rows * p } else { p }],
+        self.backward_segment(tape, Cotangent::Output(dy), &self.whole(), per_row)
+            .0
+    }
+
+    /// The whole network as one segment.
+    pub fn whole(&self) -> Segment {
+        Segment {
+            blocks: 0..self.blocks.len(),
+            head: true,
+            stem: true,
+        }
+    }
+
+    /// The parameters of a segment: from its bottom block's first tensor (or 0 with the stem)
+    /// to its top block's last (or p with the head).
+    pub fn segment_params(&self, seg: &Segment) -> std::ops::Range<usize> {
+        let start = if seg.stem {
+            0
+        } else {
+            self.tensors[self.blocks[seg.blocks.start].conv1].offset
         };
-        // head: f_vo = Σ_j W_oj g_ij with i = v / group
-        let head = self.t(self.head);
-        let head_t = &self.tensors[self.head];
-        let mut dpool = vec![0.0; rows * c];
-        for v in 0..rows {
-            let i = v / group;
-            let gh = grad.row(v, head_t);
-            for o in 0..k {
-                let g = dy[(v, o)];
-                if g == 0.0 {
-                    continue;
-                }
-                for j in 0..c {
-                    gh[o * c + j] += g * tape.pooled[i * c + j];
-                    dpool[v * c + j] += g * head[o * c + j];
-                }
+        let end = if seg.head {
+            self.num_params()
+        } else {
+            self.tensors[self.blocks[seg.blocks.end - 1].bn2.1]
+                .range()
+                .end
+        };
+        start..end
+    }
+
+    /// The network split from the output down into segments of consecutive blocks holding at
+    /// most `max_params` kept parameters (by `mask`) each, where one block allows it: a
+    /// segment holds at least one block; the head joins the top segment, the stem the bottom
+    /// one.
+    pub fn segments(&self, mask: Option<&[bool]>, max_params: usize) -> Vec<Segment> {
+        let kept = |seg: &Segment| {
+            let r = self.segment_params(seg);
+            mask.map_or(r.len(), |m| m[r].iter().filter(|&&b| b).count())
+        };
+        let top = self.blocks.len();
+        let segment = |lo: usize, hi: usize| Segment {
+            blocks: lo..hi,
+            head: hi == top,
+            stem: lo == 0,
+        };
+        let mut out = Vec::new();
+        let mut hi = top;
+        while hi > 0 {
+            let mut lo = hi - 1;
+            while lo > 0 && kept(&segment(lo - 1, hi)) <= max_params {
+                lo -= 1;
             }
+            out.push(segment(lo, hi));
+            hi = lo;
         }
-        // global average pooling
-        let mut dh = Act::zeros(rows, c, last.h, last.w);
-        for (chunk, &g) in dh.data.chunks_mut(plane).zip(&dpool) {
-            chunk.fill(g / plane as f64);
-        }
-        for (b, bt) in self.blocks.iter().zip(&tape.blocks).rev() {
+        out
+    }
+
+    /// Reverse mode through one [`Segment`] only: from the output cotangent `dy` when the
+    /// segment holds the head, else from the cotangent at the output of its top block (what
+    /// the segment above returned). Returns the gradient of the segment's parameters
+    /// ([`ResNet::segment_params`], summed or per row as in [`ResNet::backward_rows`]) and,
+    /// unless the segment holds the stem, the cotangent at the input of its bottom block.
+    fn backward_segment(
+        &self,
+        tape: &Tape,
+        from: Cotangent,
+        seg: &Segment,
+        per_row: bool,
+    ) -> (Vec<f64>, Option<Act>) {
+        let coupled = tape.mode == BnMode::Batch;
+        let range = self.segment_params(seg);
+        let last = tape.blocks.last().map_or(&tape.stem_out, |b| &b.out);
+        let n = last.n;
+        let (mut grad, mut dh) = match from {
+            Cotangent::Output(dy) => {
+                assert!(seg.head, "an output cotangent starts at the head");
+                let rows = dy.nrows();
+                assert!(
+                    !coupled || rows == n,
+                    "batch statistics couple exactly the n samples"
+                );
+                let mut grad = Grads::new(range.clone(), rows, per_row);
+                let dh = self.head_backward(tape, dy, &mut grad);
+                (grad, dh)
+            }
+            Cotangent::Inside(dh) => {
+                assert!(!seg.head, "an inside cotangent starts below the head");
+                (Grads::new(range.clone(), dh.n, per_row), dh)
+            }
+        };
+        for (b, bt) in self.blocks[seg.blocks.clone()]
+            .iter()
+            .zip(&tape.blocks[seg.blocks.clone()])
+            .rev()
+        {
             relu_backward(&mut dh, &bt.out);
             // residual branch
             let dz2 = self.bn_backward_into(&mut grad, &bt.bn2, b.bn2, &dh, coupled);
@@ -500,11 +568,52 @@ impl ResNet {
             }
             dh = dsc;
         }
+        if !seg.stem {
+            return (grad.data, Some(dh));
+        }
         relu_backward(&mut dh, &tape.stem_out);
         let dz = self.bn_backward_into(&mut grad, &tape.stem_bn, self.stem_bn, &dh, coupled);
         let (_, dw) = conv_backward(&tape.input, self.t(self.stem), &dz, 1, false, per_row);
         grad.add(&self.tensors[self.stem], &dw);
-        grad.data
+        (grad.data, None)
+    }
+
+    /// The head and the global average pooling in reverse: `f_vo = Σ_j W_oj g_ij` with
+    /// i = v / (V/n); returns the cotangent at the output of the last block.
+    fn head_backward(&self, tape: &Tape, dy: &DMatrix<f64>, grad: &mut Grads) -> Act {
+        let k = self.spec.classes;
+        let last = tape.blocks.last().map_or(&tape.stem_out, |b| &b.out);
+        let (n, c, plane) = (last.n, last.c, last.plane());
+        let rows = dy.nrows();
+        assert!(
+            dy.ncols() == k && rows.is_multiple_of(n),
+            "cotangent shape {}×{} for {n} samples and {k} outputs",
+            rows,
+            dy.ncols()
+        );
+        let group = rows / n;
+        let head = self.t(self.head);
+        let head_t = &self.tensors[self.head];
+        let mut dpool = vec![0.0; rows * c];
+        for v in 0..rows {
+            let i = v / group;
+            let gh = grad.row(v, head_t);
+            for o in 0..k {
+                let g = dy[(v, o)];
+                if g == 0.0 {
+                    continue;
+                }
+                for j in 0..c {
+                    gh[o * c + j] += g * tape.pooled[i * c + j];
+                    dpool[v * c + j] += g * head[o * c + j];
+                }
+            }
+        }
+        let mut dh = Act::zeros(rows, c, last.h, last.w);
+        for (chunk, &g) in dh.data.chunks_mut(plane).zip(&dpool) {
+            chunk.fill(g / plane as f64);
+        }
+        dh
     }
 
     /// Batch norm's adjoint, its γ and β gradients added to `grad`; returns `∂L/∂z`.
@@ -561,44 +670,91 @@ impl ResNet {
         stats: &[BnStats],
         mask: Option<&[bool]>,
     ) -> DMatrix<f64> {
+        let mut whole = None;
+        self.jacobian_frozen_t_segments(x, stats, mask, &[self.whole()], |_, jt| whole = Some(jt));
+        whole.expect("one segment")
+    }
+
+    /// `Jᵀ` one slice at a time: for each segment (top first, consecutive, together the whole
+    /// network, as [`ResNet::segments`] makes them) calls `each` with the kept rows of the
+    /// segment's parameters, p_s × nk with columns as in [`ResNet::jacobian_frozen_t`]. Every
+    /// entry is computed once: each sample's k-row cotangent at the bottom of a segment is
+    /// kept for the segment below (n·k activations), so only one slice of J is in memory at a
+    /// time. The forward pass is repeated per segment (a twentieth of the k-row backward pass
+    /// at k = 10).
+    pub fn jacobian_frozen_t_segments(
+        &self,
+        x: &DMatrix<f64>,
+        stats: &[BnStats],
+        mask: Option<&[bool]>,
+        segments: &[Segment],
+        mut each: impl FnMut(&Segment, DMatrix<f64>),
+    ) {
         let (n, k) = (x.ncols(), self.spec.classes);
-        let kept: Vec<usize> = (0..self.num_params())
-            .filter(|&j| mask.is_none_or(|m| m[j]))
-            .collect();
-        let pk = kept.len();
-        let mut jt = DMatrix::zeros(pk, n * k);
         let eye = DMatrix::identity(k, k);
-        jt.as_mut_slice()
-            .par_chunks_mut(pk * k)
-            .enumerate()
-            .for_each(|(i, cols)| {
-                let xi = x.columns(i, 1).into_owned();
-                let tape = self.forward_tape(&xi, BnMode::Frozen, Some(stats));
-                let g = self.backward_rows(&tape, &eye, true);
-                let p = self.num_params();
-                for (o, col) in cols.chunks_mut(pk).enumerate() {
-                    let row = &g[o * p..(o + 1) * p];
-                    for (dst, &j) in col.iter_mut().zip(&kept) {
-                        *dst = row[j];
+        let mut carry: Vec<Option<Act>> = vec![None; n];
+        for seg in segments {
+            let range = self.segment_params(seg);
+            let kept: Vec<usize> = range
+                .clone()
+                .filter(|&j| mask.is_none_or(|m| m[j]))
+                .map(|j| j - range.start)
+                .collect();
+            let (p, pk) = (range.len(), kept.len());
+            let mut jt = DMatrix::zeros(pk, n * k);
+            let chunks: Vec<&mut [f64]> = if pk == 0 {
+                (0..n).map(|_| Default::default()).collect()
+            } else {
+                jt.as_mut_slice().chunks_mut(pk * k).collect()
+            };
+            chunks
+                .into_par_iter()
+                .zip(carry.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (cols, slot))| {
+                    let xi = x.columns(i, 1).into_owned();
+                    let tape = self.forward_tape(&xi, BnMode::Frozen, Some(stats));
+                    let from = slot
+                        .take()
+                        .map_or(Cotangent::Output(&eye), Cotangent::Inside);
+                    let (g, below) = self.backward_segment(&tape, from, seg, true);
+                    *slot = below;
+                    for (o, col) in cols.chunks_mut(pk.max(1)).enumerate() {
+                        let row = &g[o * p..(o + 1) * p];
+                        for (dst, &j) in col.iter_mut().zip(&kept) {
+                            *dst = row[j];
+                        }
                     }
-                }
-            });
-        jt
+                });
+            each(seg, jt);
+        }
     }
 }
 
-/// Gradients of a backward pass: one p-vector, or one per cotangent row (row-major).
+/// Gradients of a backward pass over the parameter range `lo..lo + p` (the whole θ, or one
+/// segment's): one p-vector, or one per cotangent row (row-major).
 struct Grads {
+    lo: usize,
     p: usize,
     per_row: bool,
     data: Vec<f64>,
 }
 
 impl Grads {
+    fn new(range: std::ops::Range<usize>, rows: usize, per_row: bool) -> Grads {
+        let p = range.len();
+        Grads {
+            lo: range.start,
+            p,
+            per_row,
+            data: vec![0.0; if per_row { rows * p } else { p }],
+        }
+    }
+
     /// Tensor `t`'s slice of row `v`'s gradient (of the sum when not per row).
     fn row(&mut self, v: usize, t: &TensorInfo) -> &mut [f64] {
-        let base = if self.per_row { v * self.p } else { 0 };
-        &mut self.data[base + t.offset..base + t.offset + t.len()]
+        let base = if self.per_row { v * self.p } else { 0 } + t.offset - self.lo;
+        &mut self.data[base..base + t.len()]
     }
 
     /// Adds a tensor's gradient given per row (`rows × len`) or as one `len` vector; rows are
@@ -663,8 +819,14 @@ fn with_patches<R>(
                         let row = &src[iy * input.w..(iy + 1) * input.w];
                         dst[..xs.start].fill(0.0);
                         dst[xs.end..].fill(0.0);
-                        for x in xs.clone() {
-                            dst[x] = row[x * stride + b - 1];
+                        if stride == 1 {
+                            // a contiguous run: one copy
+                            let from = xs.start + b - 1;
+                            dst[xs.clone()].copy_from_slice(&row[from..from + xs.len()]);
+                        } else {
+                            for x in xs.clone() {
+                                dst[x] = row[x * stride + b - 1];
+                            }
                         }
                     }
                 }
@@ -691,8 +853,15 @@ fn add_patches(dst: &mut [f64], (c, h, w): (usize, usize, usize), stride: usize,
                     let iy = y * stride + a - 1;
                     let row = &mut dst[iy * w..(iy + 1) * w];
                     let src = &col[y * wo..(y + 1) * wo];
-                    for x in xs.clone() {
-                        row[x * stride + b - 1] += src[x];
+                    if stride == 1 {
+                        let from = xs.start + b - 1;
+                        for (r, v) in row[from..from + xs.len()].iter_mut().zip(&src[xs.clone()]) {
+                            *r += v;
+                        }
+                    } else {
+                        for x in xs.clone() {
+                            row[x * stride + b - 1] += src[x];
+                        }
                     }
                 }
             }
@@ -809,28 +978,43 @@ fn bn_forward(
     let stats = match given {
         Some(s) => s.clone(),
         None => {
-            let mut mean = vec![0.0; c];
-            let mut s = vec![0.0; c];
-            for ch in 0..c {
-                let vals = (0..n)
-                    .flat_map(|i| z.data[(i * c + ch) * plane..(i * c + ch + 1) * plane].iter());
-                mean[ch] = vals.clone().sum::<f64>() / count;
-                let var = vals.map(|v| (v - mean[ch]).powi(2)).sum::<f64>() / count;
-                s[ch] = (var + BN_EPS).sqrt();
-            }
+            // channels in parallel; each channel's sums keep their order
+            let (mean, s): (Vec<f64>, Vec<f64>) = (0..c)
+                .into_par_iter()
+                .map(|ch| {
+                    let vals = (0..n).flat_map(|i| {
+                        z.data[(i * c + ch) * plane..(i * c + ch + 1) * plane].iter()
+                    });
+                    let mean = vals.clone().sum::<f64>() / count;
+                    let var = vals.map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+                    (mean, (var + BN_EPS).sqrt())
+                })
+                .unzip();
             BnStats { mean, s }
         }
     };
     let mut xhat = z;
     let mut y = Act::zeros(xhat.n, c, xhat.h, xhat.w);
-    for i in 0..n {
+    let sample = c * plane;
+    let normalise = |(xs, ys): (&mut [f64], &mut [f64])| {
         for ch in 0..c {
-            let r = (i * c + ch) * plane..(i * c + ch + 1) * plane;
-            for (xv, yv) in xhat.data[r.clone()].iter_mut().zip(&mut y.data[r]) {
+            let r = ch * plane..(ch + 1) * plane;
+            for (xv, yv) in xs[r.clone()].iter_mut().zip(&mut ys[r]) {
                 *xv = (*xv - stats.mean[ch]) / stats.s[ch];
                 *yv = gamma[ch] * *xv + beta[ch];
             }
         }
+    };
+    if xhat.data.len() >= PAR_ELEMENTS {
+        xhat.data
+            .par_chunks_mut(sample)
+            .zip(y.data.par_chunks_mut(sample))
+            .for_each(normalise);
+    } else {
+        xhat.data
+            .chunks_mut(sample)
+            .zip(y.data.chunks_mut(sample))
+            .for_each(normalise);
     }
     let tape = BnTape {
         xhat,
@@ -851,7 +1035,9 @@ fn bn_backward(tape: &BnTape, gamma: &[f64], dy: &Act, coupled: bool) -> (Act, V
     let mut dz = Act::zeros(rows, c, dy.h, dy.w);
     let mut dgamma = vec![0.0; rows * c];
     let mut dbeta = vec![0.0; rows * c];
-    for v in 0..rows {
+    let big = dy.data.len() >= PAR_ELEMENTS;
+    // per row and channel: Σ dy and Σ dy·ẑ (rows independent)
+    let sums = |(v, (db, dg)): (usize, (&mut [f64], &mut [f64]))| {
         for ch in 0..c {
             let (mut sg, mut sgx) = (0.0, 0.0);
             for (g, xh) in dy.data[at(v, ch)]
@@ -861,20 +1047,38 @@ fn bn_backward(tape: &BnTape, gamma: &[f64], dy: &Act, coupled: bool) -> (Act, V
                 sg += g;
                 sgx += g * xh;
             }
-            dbeta[v * c + ch] = sg;
-            dgamma[v * c + ch] = sgx;
+            db[ch] = sg;
+            dg[ch] = sgx;
         }
+    };
+    if big {
+        dbeta
+            .par_chunks_mut(c)
+            .zip(dgamma.par_chunks_mut(c))
+            .enumerate()
+            .for_each(sums);
+    } else {
+        dbeta
+            .chunks_mut(c)
+            .zip(dgamma.chunks_mut(c))
+            .enumerate()
+            .for_each(sums);
     }
-    for ch in 0..c {
-        let (mg, mgx) = if coupled {
-            let sg: f64 = (0..rows).map(|v| dbeta[v * c + ch]).sum();
-            let sgx: f64 = (0..rows).map(|v| dgamma[v * c + ch]).sum();
-            (gamma[ch] * sg / count, gamma[ch] * sgx / count)
-        } else {
-            (0.0, 0.0)
-        };
-        for v in 0..rows {
-            for ((d, g), xh) in dz.data[at(v, ch)]
+    // the batch-statistics terms, summed over rows in order
+    let means: Vec<(f64, f64)> = (0..c)
+        .map(|ch| {
+            if coupled {
+                let sg: f64 = (0..rows).map(|v| dbeta[v * c + ch]).sum();
+                let sgx: f64 = (0..rows).map(|v| dgamma[v * c + ch]).sum();
+                (gamma[ch] * sg / count, gamma[ch] * sgx / count)
+            } else {
+                (0.0, 0.0)
+            }
+        })
+        .collect();
+    let row_dz = |(v, d): (usize, &mut [f64])| {
+        for (ch, &(mg, mgx)) in means.iter().enumerate() {
+            for ((d, g), xh) in d[ch * plane..(ch + 1) * plane]
                 .iter_mut()
                 .zip(&dy.data[at(v, ch)])
                 .zip(&tape.xhat.data[at(v / group, ch)])
@@ -882,13 +1086,32 @@ fn bn_backward(tape: &BnTape, gamma: &[f64], dy: &Act, coupled: bool) -> (Act, V
                 *d = (gamma[ch] * g - mg - xh * mgx) / tape.s[ch];
             }
         }
+    };
+    if big {
+        dz.data
+            .par_chunks_mut(c * plane)
+            .enumerate()
+            .for_each(row_dz);
+    } else {
+        dz.data.chunks_mut(c * plane).enumerate().for_each(row_dz);
     }
     (dz, dgamma, dbeta)
 }
 
+/// Activations of at least this many entries are processed in parallel (chunks of whole
+/// samples or rows, each computed exactly as in one pass, so the bits do not change).
+const PAR_ELEMENTS: usize = 1 << 16;
+
 fn relu(mut a: Act) -> Act {
-    for v in &mut a.data {
-        *v = v.max(0.0);
+    let clamp = |chunk: &mut [f64]| {
+        for v in chunk {
+            *v = v.max(0.0);
+        }
+    };
+    if a.data.len() >= PAR_ELEMENTS {
+        a.data.par_chunks_mut(1 << 12).for_each(clamp);
+    } else {
+        clamp(&mut a.data);
     }
     a
 }
@@ -898,13 +1121,18 @@ fn relu(mut a: Act) -> Act {
 fn relu_backward(d: &mut Act, out: &Act) {
     let block = out.c * out.plane();
     let group = d.n / out.n;
-    for (v, rows) in d.data.chunks_mut(block).enumerate() {
+    let apply = |(v, rows): (usize, &mut [f64])| {
         let mask = &out.data[(v / group) * block..(v / group + 1) * block];
         for (g, o) in rows.iter_mut().zip(mask) {
             if *o <= 0.0 {
                 *g = 0.0;
             }
         }
+    };
+    if d.data.len() >= PAR_ELEMENTS {
+        d.data.par_chunks_mut(block).enumerate().for_each(apply);
+    } else {
+        d.data.chunks_mut(block).enumerate().for_each(apply);
     }
 }
 
@@ -1075,6 +1303,78 @@ mod tests {
                 .map(|j| dw_ref.iter().map(|r| r[j]).sum())
                 .collect();
             assert!(close(&dw_sum, &sum), "∂w summed");
+        }
+    }
+
+    #[test]
+    fn jacobian_slices_by_segment_stack_to_the_whole_jacobian() {
+        let spec = ResNetSpec {
+            channels: 2,
+            height: 5,
+            width: 5,
+            base_width: 2,
+            blocks_per_stage: 2,
+            classes: 3,
+        };
+        let mut r = point_rng(4, "jacobian-segments", &[], 0);
+        let net = ResNet::kaiming(spec, &mut r);
+        let x = DMatrix::from_fn(spec.input_dim(), 3, |_, _| normal(&mut r));
+        let stats = net.batch_stats(&x);
+        let mask: Vec<bool> = (0..net.num_params()).map(|j| j % 4 != 2).collect();
+        let whole = net.jacobian_frozen_t(&x, &stats, Some(&mask));
+        let kept_in = |seg: &Segment| net.segment_params(seg).filter(|&j| mask[j]).count();
+        let block_sizes: Vec<usize> = (0..6)
+            .map(|b| {
+                kept_in(&Segment {
+                    blocks: b..b + 1,
+                    head: false,
+                    stem: false,
+                })
+            })
+            .collect();
+        for max in [0, block_sizes[5] + block_sizes[4], 90, usize::MAX] {
+            let segments = net.segments(Some(&mask), max);
+            // consecutive from the top, covering every block, head on top, stem at the bottom
+            assert!(
+                segments[0].head && segments.last().unwrap().stem,
+                "{segments:?}"
+            );
+            assert_eq!(segments[0].blocks.end, 6);
+            assert_eq!(segments.last().unwrap().blocks.start, 0);
+            for pair in segments.windows(2) {
+                assert_eq!(pair[0].blocks.start, pair[1].blocks.end);
+                assert!(!pair[0].stem && !pair[1].head);
+            }
+            for seg in &segments {
+                assert!(!seg.blocks.is_empty());
+                assert!(
+                    seg.blocks.len() == 1 || kept_in(seg) <= max,
+                    "{seg:?} over {max}"
+                );
+            }
+            if max == usize::MAX {
+                assert_eq!(segments, vec![net.whole()]);
+            }
+            if max == 0 {
+                assert_eq!(segments.len(), 6);
+            }
+            // the slices, bottom segment's rows first, are the whole Jᵀ to the bit
+            let mut slices = Vec::new();
+            net.jacobian_frozen_t_segments(&x, &stats, Some(&mask), &segments, |_, jt| {
+                slices.push(jt)
+            });
+            let rows: usize = slices.iter().map(|s| s.nrows()).sum();
+            assert_eq!(rows, whole.nrows());
+            let mut at = 0;
+            for jt in slices.iter().rev() {
+                assert_eq!(jt.ncols(), whole.ncols());
+                for c in 0..jt.ncols() {
+                    for r in 0..jt.nrows() {
+                        assert_eq!(jt[(r, c)].to_bits(), whole[(at + r, c)].to_bits());
+                    }
+                }
+                at += jt.nrows();
+            }
         }
     }
 
