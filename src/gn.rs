@@ -163,19 +163,26 @@ pub fn kronecker_linear_svd(pp: &PartialProducts, moment: &SecondMoment) -> Resu
 
 /// Closed form for one hidden layer on whitened data (`Σ = s·I`, network `W₂ W₁`): the
 /// Kronecker sum `s (I_d ⊗ W₂W₂ᵀ + W₁ᵀW₁ ⊗ I_k)`, whose eigenvalues are
-/// `s (λ_i(W₁ᵀW₁) + λ_j(W₂W₂ᵀ))` for all pairs. Cost: two small eigensolves.
+/// `s (λ_i(W₁ᵀW₁) + λ_j(W₂W₂ᵀ))` for all pairs. Cost: two small eigensolves; when m < d the
+/// d×d `W₁ᵀW₁` is replaced by the m×m `W₁W₁ᵀ` (the same nonzero eigenvalues) and d − m zeros.
 pub fn kronecker_sum_one_hidden(
     w1: &DMatrix<f64>,
     w2: &DMatrix<f64>,
     s: f64,
 ) -> Result<GnSpectrum> {
-    let a = linalg::sym_eigenvalues(&linalg::gram_cols(w1))?;
+    let (d, m, k) = (w1.ncols(), w1.nrows(), w2.nrows());
+    let a = if m < d {
+        let mut a = linalg::sym_eigenvalues(&linalg::gram_rows(w1))?;
+        a.resize(d, 0.0);
+        a
+    } else {
+        linalg::sym_eigenvalues(&linalg::gram_cols(w1))?
+    };
     let b = linalg::sym_eigenvalues(&(w2 * w2.transpose()))?;
     let eigs: Vec<f64> = a
         .iter()
         .flat_map(|x| b.iter().map(move |y| s * (x.max(0.0) + y.max(0.0))))
         .collect();
-    let (d, m, k) = (w1.ncols(), w1.nrows(), w2.nrows());
     let order = eigs.len();
     Ok(GnSpectrum {
         spectrum: Spectrum::from_eigenvalues(&eigs, order),

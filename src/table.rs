@@ -84,6 +84,12 @@ fn polars_err(context: &str) -> impl Fn(PolarsError) -> Error + '_ {
     move |e| Error::Internal(format!("{context}: {e}"))
 }
 
+/// The rows of `df` where `keep` is true, in their order.
+pub fn filter_rows(df: &DataFrame, keep: &[bool]) -> Result<DataFrame> {
+    let mask = BooleanChunked::from_slice("keep".into(), keep);
+    df.filter(&mask).map_err(polars_err("filter rows"))
+}
+
 /// Rows (all with the same columns, in the same order) to a DataFrame.
 pub fn rows_to_frame(rows: &[Row]) -> Result<DataFrame> {
     let first = rows

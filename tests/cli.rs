@@ -371,3 +371,62 @@ fn a_violated_bound_fails_verify_whatever_the_flag() {
         stderr(&o)
     );
 }
+
+/// `paper_dimension`: without CIFAR-10 the training-dynamics recipe runs a second time on MNIST
+/// at f = 2 (d = 196, nearest the paper's 192); both sizes reach the table, the figure and
+/// `verify`, whose claim at the profile's d names the paper-dimension claim as its cause when
+/// it fails there and the other holds.
+#[test]
+fn training_dynamics_also_runs_at_the_paper_dimension() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let profile = tmp.path().join("td.toml");
+    std::fs::write(
+        &profile,
+        "name = \"td\"\ndescription = \"d\"\nmaster_seed = 1\n\
+         [experiments.training-dynamics]\nn = 100\ndownsample = 4\nwhiten = true\nwidth = 8\n\
+         hidden = 1\nepochs = 4\nevery = 2\nlr = 0.1\nbatch = 50\nseeds = 2\n\
+         paper_dimension = true\n",
+    )
+    .unwrap();
+    let run = gncond(&[
+        "run",
+        "--profile",
+        s(&profile),
+        "--no-cache",
+        "--out",
+        s(&out),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let csv = String::from_utf8(read(&out.join("figures/data/training-dynamics.csv"))).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let d = header.iter().position(|c| *c == "d").unwrap();
+    let mut dims: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(d).unwrap())
+        .collect();
+    dims.dedup();
+    assert_eq!(dims, ["49", "196"], "one run per size, the profile's first");
+    let svg = String::from_utf8(read(&out.join("figures/training-dynamics.svg"))).unwrap();
+    assert!(svg.contains("d = 49 and 196"), "the title names both sizes");
+    let verify = gncond(&["verify", "--out", s(&out)]);
+    let text = String::from_utf8_lossy(&verify.stdout).into_owned();
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.ends_with(&format!(" {id}:")) || l.contains(&format!(" {id}: ")))
+            .unwrap_or_else(|| panic!("{id} missing from\n{text}"))
+            .to_string()
+    };
+    let at_paper = line("training-dynamics/kappa-stays-near-init-at-paper-dimension");
+    let profile_d = line("training-dynamics/kappa-stays-near-init");
+    assert!(at_paper.contains("d = 196"), "{at_paper}");
+    if profile_d.starts_with("FAIL") && at_paper.starts_with("PASS") {
+        assert!(
+            profile_d.contains("cause: training-dynamics/kappa-stays-near-init-at-paper-dimension"),
+            "{profile_d}"
+        );
+    } else {
+        assert!(!profile_d.contains("cause:"), "{profile_d}");
+    }
+}

@@ -208,9 +208,14 @@ fn partial_products_are_the_layer_products() {
 
 #[test]
 fn closed_form_kronecker_sum_matches_the_jacobian() {
-    for rep in 0..6 {
+    // m ≥ d (the d×d eigensolve) and m < d (the m×m one with d − m zeros)
+    for rep in 0..9 {
         let mut r = rng("ksum", rep);
-        let (d, m, k, n) = (3 + rep as usize % 2, 4 + rep as usize % 3, 2, 9);
+        let (d, m, k, n) = if rep < 6 {
+            (3 + rep as usize % 2, 4 + rep as usize % 3, 2, 9)
+        } else {
+            (6, 2 + rep as usize % 3, 3, 9)
+        };
         let x = whiten(&gaussian(d, n, &mut r)).unwrap().0;
         let net = DeepLinear::kaiming(&[d, m, k], &mut r);
         // whitened: X Xᵀ = I, so Σ = I / n
@@ -396,4 +401,23 @@ fn one_hidden_block_route_equals_the_kronecker_route() {
         );
         assert!(rel(fast.spectrum.lambda_max, slow.spectrum.lambda_max) < 1e-12);
     }
+}
+
+/// `linalg::singular_values` skips the SVD for an exact identity (the first and last partial
+/// products of every network): the values equal the full SVD's, to the bit, and a matrix next
+/// to the identity still goes through the SVD.
+#[test]
+fn identity_singular_values_equal_the_svd() {
+    for d in [1, 5, 49, 196] {
+        let eye = DMatrix::<f64>::identity(d, d);
+        assert_eq!(
+            gncond::linalg::singular_values(&eye).unwrap(),
+            gncond::linalg::thin_svd(&eye).unwrap().s
+        );
+    }
+    let mut near = DMatrix::<f64>::identity(4, 4);
+    near[(0, 1)] = 1e-3;
+    let s = gncond::linalg::singular_values(&near).unwrap();
+    assert_eq!(s, gncond::linalg::thin_svd(&near).unwrap().s);
+    assert!(s[0] > 1.0 && s[3] < 1.0);
 }
