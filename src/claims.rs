@@ -126,6 +126,50 @@ impl Serialize for Claim {
     }
 }
 
+/// How a set of claims came out: passed, failed (of which with a cause shown by another
+/// claim) and undecided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub caused: usize,
+    pub undecided: usize,
+}
+
+impl Tally {
+    /// The tally of `claims`.
+    pub fn of<'a>(claims: impl IntoIterator<Item = &'a Claim>) -> Tally {
+        let mut t = Tally {
+            passed: 0,
+            failed: 0,
+            caused: 0,
+            undecided: 0,
+        };
+        for c in claims {
+            match c.verdict {
+                Verdict::Pass => t.passed += 1,
+                Verdict::Fail => {
+                    t.failed += 1;
+                    t.caused += usize::from(c.cause.is_some());
+                }
+                Verdict::Undecided => t.undecided += 1,
+            }
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for Tally {
+    /// `70 passed, 6 failed (4 with a cause shown by another claim), 1 undecided`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} passed, {} failed ({} with a cause shown by another claim), {} undecided",
+            self.passed, self.failed, self.caused, self.undecided
+        )
+    }
+}
+
 /// Relative slack for "bound ≥ κ": the rounding of two independent eigen/singular-value
 /// computations, not a tolerance on the theorem.
 pub const BOUND_SLACK: f64 = 1e-9;
@@ -201,5 +245,44 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
         0.0
     } else {
         cov / (vx * vy).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_counts_each_verdict_and_the_failures_with_a_cause() {
+        let cause = Claim::paper("a/cause", "s", true, String::new());
+        let claims = vec![
+            Claim::paper("a/pass", "s", true, String::new()),
+            Claim::paper("a/fail", "s", false, String::new()),
+            Claim::paper("a/explained", "s", false, String::new()).caused_by(&cause.id),
+            // a cause on a passing claim is dropped, so it is not counted
+            Claim::paper("a/passes-anyway", "s", true, String::new()).caused_by(&cause.id),
+            Claim::decided(
+                ClaimKind::Paper,
+                "a/undecided",
+                "s",
+                Verdict::Undecided,
+                String::new(),
+            ),
+            cause,
+        ];
+        let t = Tally::of(&claims);
+        assert_eq!(
+            t,
+            Tally {
+                passed: 3,
+                failed: 2,
+                caused: 1,
+                undecided: 1
+            }
+        );
+        assert_eq!(
+            t.to_string(),
+            "3 passed, 2 failed (1 with a cause shown by another claim), 1 undecided"
+        );
     }
 }

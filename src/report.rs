@@ -4,7 +4,7 @@
 //! provenance and claim checks. In the LaTeX template every value is escaped by the formatter
 //! ([`latex_inline`]) unless it is marked `safe`, so no value can break the document.
 
-use crate::claims::{Claim, ClaimKind};
+use crate::claims::{Claim, ClaimKind, Tally};
 use crate::experiment::SummaryTable;
 use crate::experiments;
 use crate::experiments::stored_values::{self, Comparison};
@@ -280,7 +280,8 @@ struct ReportView {
     experiments: Vec<ExperimentView>,
     overview: Vec<OverviewRow>,
     claims_total: usize,
-    claims_failed: usize,
+    /// "71 passed, 6 failed (4 with a cause shown by another claim), 1 undecided".
+    claims_tally: String,
 }
 
 fn command_line(cmd: &str, args: &[&str]) -> Option<String> {
@@ -359,11 +360,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
         })
         .collect();
     let claims_total = views.iter().map(|v| v.claims.len()).sum();
-    let claims_failed = views
-        .iter()
-        .flat_map(|v| &v.claims)
-        .filter(|c| !c.passed())
-        .count();
+    let claims_tally = Tally::of(views.iter().flat_map(|v| &v.claims)).to_string();
     for v in &mut views {
         v.summary_tex = latex_table(&v.summary);
     }
@@ -375,7 +372,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
         experiments: views,
         overview,
         claims_total,
-        claims_failed,
+        claims_tally,
     };
     let md = render_markdown(&view)?;
     let tex = render_latex(&view)?;

@@ -2,7 +2,7 @@
 //! print each verdict with its evidence (the claims themselves are in `claims` and in each
 //! experiment's file).
 
-use crate::claims::{Claim, ClaimKind, Verdict};
+use crate::claims::{Claim, ClaimKind, Tally};
 use crate::experiments;
 use crate::manifest::{self, Manifest};
 use crate::messages::notice;
@@ -36,9 +36,7 @@ pub fn claims_in(out: &Path) -> Result<Vec<Claim>> {
 /// when a guaranteed bound is violated, or any claim fails under `FailOn::Any`.
 pub fn verify(out: &Path, fail_on: FailOn) -> Result<()> {
     let claims = claims_in(out)?;
-    let count = |v: Verdict| claims.iter().filter(|c| c.verdict == v).count();
-    let (failed, undecided) = (count(Verdict::Fail), count(Verdict::Undecided));
-    let explained = claims.iter().filter(|c| c.cause.is_some()).count();
+    let tally = Tally::of(&claims);
     let theorems = claims
         .iter()
         .filter(|c| !c.passed() && c.kind == ClaimKind::Guaranteed)
@@ -53,11 +51,8 @@ pub fn verify(out: &Path, fail_on: FailOn) -> Result<()> {
         );
         println!("     evidence: {}", c.evidence);
     }
-    println!(
-        "{} passed, {failed} failed ({explained} with a cause shown by another claim), {undecided} undecided",
-        count(Verdict::Pass)
-    );
-    let failed = failed + undecided;
+    println!("{tally}");
+    let failed = tally.failed + tally.undecided;
     if theorems > 0 {
         Err(Error::CheckFailed(format!(
             "verify: {theorems} guaranteed bound(s) violated: a bug to find"
