@@ -12,7 +12,7 @@ use crate::config::{Profile, Validate};
 use crate::data::{DataSource, Images, Want};
 use crate::plot::Figure;
 use crate::runner::{Point, RunContext};
-use crate::seed::PointRng;
+use crate::seed::{self, PointRng};
 use crate::table::Row;
 use crate::{Error, Result};
 use polars::prelude::DataFrame;
@@ -155,6 +155,19 @@ impl Job<'_> {
     /// The images the run's data policy picks for this experiment.
     pub fn images(&self) -> Result<&Images> {
         self.ctx.data(self.wants)
+    }
+
+    /// The generator `point` would have without the parameters `shared`: points that differ
+    /// only in those draw the same numbers (the same initial weights and minibatch order, a
+    /// paired design whose initialisations a trend claim resamples together).
+    pub fn paired_rng(&self, point: &Point, shared: &[&str]) -> PointRng {
+        let params: Vec<(&str, String)> = point
+            .params
+            .iter()
+            .filter(|(k, _)| !shared.contains(k))
+            .cloned()
+            .collect();
+        seed::point_rng(self.ctx.master_seed, self.id, &params, point.replicate)
     }
 
     /// Compute every grid point on data `source` (its checksum keys the cache): `point`

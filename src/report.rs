@@ -96,7 +96,11 @@ const CHOICES: &[(&str, &str)] = &[
          where it is no bound (√m ≤ √d + t); we write ∞ there (claim \
          `stored-values/kaiming-table/b_highprob` compares the formula as written). (5) Their \
          batch-norm routine cannot evaluate batch statistics on per-sample Jacobians; our \
-         batch-statistics GN is an interpretation of the figure.",
+         batch-statistics GN is an interpretation of the figure. (6) Their pruning loop prunes \
+         every parameter tensor, batch norm's γ and β included, which switches whole channels \
+         off, and takes κ in all parameters; the paper's pruning trend comes from those \
+         channels (claim `pruning/switched-off-channels-raise-kappa`); pruning the weights \
+         alone does not raise κ.",
     ),
 ];
 

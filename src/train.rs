@@ -239,13 +239,26 @@ pub fn train<M: Trainable>(
     Ok(history)
 }
 
-/// Magnitude pruning per tensor at initialisation: in every convolution and linear tensor of
-/// the ResNet, the `fraction` of entries with the smallest |w| are masked (ties broken by
-/// position); batch-norm parameters are never pruned. Returns the mask (true = kept).
-pub fn magnitude_mask(net: &ResNet, fraction: f64) -> Vec<bool> {
+/// Which parameter tensors magnitude pruning reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PruneScope {
+    /// The convolutions and the linear head; batch norm's γ and β are never pruned (ours).
+    Weights,
+    /// Every parameter tensor, batch norm's γ and β included, as the authors' pruning loop
+    /// over `model.parameters()` does (docs/METHODS.md §7). At initialisation all γ are 1 and
+    /// all β are 0, so the pruned entries of those tensors are ties, broken by position: the
+    /// same channels lose γ and β, and their batch-norm output is 0 for good.
+    EveryTensor,
+}
+
+/// Magnitude pruning per tensor at initialisation: in every tensor that `scope` reaches, the
+/// `fraction` of entries with the smallest |w| are masked (`⌊fraction·len⌋` of them, ties
+/// broken by position). Returns the mask (true = kept).
+pub fn magnitude_mask(net: &ResNet, fraction: f64, scope: PruneScope) -> Vec<bool> {
     let mut mask = vec![true; net.num_params()];
     for t in &net.tensors {
-        if !matches!(t.kind, TensorKind::Conv | TensorKind::Linear) {
+        let weights = matches!(t.kind, TensorKind::Conv | TensorKind::Linear);
+        if scope == PruneScope::Weights && !weights {
             continue;
         }
         let range = t.range();

@@ -5,7 +5,7 @@
 use gncond::nets::resnet::TensorKind;
 use gncond::nets::{DeepLinear, ResNet, ResNetSpec};
 use gncond::seed::{normal, point_rng, PointRng};
-use gncond::train::{magnitude_mask, permutation, train, Loss, Schedule, Trainable};
+use gncond::train::{magnitude_mask, permutation, train, Loss, PruneScope, Schedule, Trainable};
 use nalgebra::DMatrix;
 
 fn rng(i: u64) -> PointRng {
@@ -164,7 +164,7 @@ fn training_is_bit_for_bit_repeatable_and_learns() {
 fn pruned_weights_stay_zero_and_only_weights_are_pruned() {
     let mut r = rng(4);
     let mut net = tiny_resnet(&mut r);
-    let mask = magnitude_mask(&net, 0.4);
+    let mask = magnitude_mask(&net, 0.4, PruneScope::Weights);
     for t in &net.tensors {
         let kept = mask[t.range()].iter().filter(|&&k| k).count();
         match t.kind {
@@ -218,4 +218,64 @@ fn permutations_are_permutations_and_seeded() {
     assert_eq!(s, (0..100).collect::<Vec<_>>());
     assert_eq!(p, permutation(100, &mut rng(6)));
     assert_ne!(p, permutation(100, &mut rng(7)));
+}
+
+#[test]
+fn pruning_every_tensor_switches_off_the_same_channels_in_gamma_and_beta() {
+    let mut r = rng(9);
+    let net = tiny_resnet(&mut r);
+    let mask = magnitude_mask(&net, 0.5, PruneScope::EveryTensor);
+    let pruned = |t: &gncond::nets::resnet::TensorInfo| -> Vec<usize> {
+        (0..t.len()).filter(|&i| !mask[t.offset + i]).collect()
+    };
+    let mut bn_layers = 0;
+    for (i, t) in net.tensors.iter().enumerate() {
+        assert_eq!(pruned(t).len(), t.len() / 2, "{}", t.name);
+        if t.kind == TensorKind::BnWeight {
+            // γ = 1 and β = 0 everywhere at initialisation: ties, broken by position, so the
+            // first half of the channels lose both
+            let beta = &net.tensors[i + 1];
+            assert_eq!(
+                beta.kind,
+                TensorKind::BnBias,
+                "{} then {}",
+                t.name,
+                beta.name
+            );
+            assert_eq!(
+                pruned(t),
+                (0..t.len() / 2).collect::<Vec<_>>(),
+                "{}",
+                t.name
+            );
+            assert_eq!(pruned(t), pruned(beta), "{} and {}", t.name, beta.name);
+            bn_layers += 1;
+        }
+    }
+    assert!(bn_layers >= 3);
+    // the stem's channel 0 is switched off: its output no longer depends on the stem
+    // convolution's weights of that channel, while channel 1's still matter
+    let mut theta = net.theta.clone();
+    for (v, &keep) in theta.iter_mut().zip(&mask) {
+        if !keep {
+            *v = 0.0;
+        }
+    }
+    let pruned_net = net.with_params(&theta);
+    let x = gaussian(25, 6, &mut r);
+    let j = pruned_net.jacobian(&x);
+    let stem = &net.tensors[0];
+    assert_eq!(stem.kind, TensorKind::Conv);
+    let per_channel = stem.len() / stem.shape[0];
+    let column_norm = |c: usize| j.column(stem.offset + c).norm();
+    assert!((0..per_channel).all(|c| column_norm(c) == 0.0));
+    assert!((per_channel..2 * per_channel).any(|c| column_norm(c) > 0.0));
+    // the scope of gncond's own pruning leaves batch norm alone
+    let ours = magnitude_mask(&net, 0.5, PruneScope::Weights);
+    for t in &net.tensors {
+        let kept = ours[t.range()].iter().filter(|&&k| k).count();
+        if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
+            assert_eq!(kept, t.len(), "{}", t.name);
+        }
+    }
 }

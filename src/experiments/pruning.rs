@@ -13,8 +13,9 @@ use crate::gn;
 use crate::nets::{ResNet, ResNetSpec};
 use crate::plot::Figure;
 use crate::runner::Point;
+use crate::table;
 use crate::table::Row;
-use crate::train::{self, magnitude_mask, Loss, Schedule};
+use crate::train::{self, magnitude_mask, Loss, PruneScope, Schedule};
 use crate::Result;
 use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
@@ -36,13 +37,16 @@ impl Definition for Pruning {
          with batch statistics, and at each checkpoint compute κ of `JᵀJ/n` in the kept \
          parameters exactly, with the batch-norm statistics of the n training images held fixed \
          (the network as a per-sample function, as in evaluation mode), by the smaller of `JᵀJ` \
-         and `JJᵀ`. The ResNet's size is in the title; without the official CIFAR-10 the \
-         embedded MNIST subset stands in.";
+         and `JJᵀ`. With `authors_scheme` the same recipe also runs as the authors' code prunes: \
+         every parameter tensor, batch norm's γ and β included (the same channels lose both, \
+         so their batch-norm output is 0), and κ of the Gauss-Newton matrix in all parameters, \
+         pruned ones included. The ResNet's size is in the title; without the official \
+         CIFAR-10 the embedded MNIST subset stands in.";
     const WANTS: Want = Want::Cifar10;
 
     fn points(c: &Config) -> Vec<Point> {
         let cps: Vec<String> = c.checkpoints.iter().map(|e| e.to_string()).collect();
-        kit::grid(&[kit::axis(&c.fractions)], c.seeds, |v| {
+        let recipe = |v: &[&str]| {
             Params::new()
                 .with("n", c.n)
                 .with("downsample", c.downsample)
@@ -55,7 +59,18 @@ impl Definition for Pruning {
                 .with("momentum", c.momentum)
                 .with("weight_decay", c.weight_decay)
                 .with("batch", c.batch)
-        })
+        };
+        let axes = [kit::axis(&c.fractions)];
+        let mut points = kit::grid(&axes, c.seeds, recipe);
+        if c.authors_scheme {
+            // at fraction 0 nothing is pruned under either scheme and every parameter is kept:
+            // the paired run of our scheme is the authors' too (`by_scheme`)
+            let pruned: Vec<f64> = c.fractions.iter().copied().filter(|&f| f > 0.0).collect();
+            points.extend(kit::grid(&[kit::axis(&pruned)], c.seeds, |v| {
+                recipe(v).with("scheme", AUTHORS)
+            }));
+        }
+        points
     }
 
     fn seconds(c: &Config, points: &[Point]) -> f64 {
@@ -79,7 +94,12 @@ impl Definition for Pruning {
         let work: f64 = points
             .iter()
             .map(|point| {
-                let kept = p * (1.0 - param::<f64>(point, "fraction"));
+                // the authors' scheme takes the GN in all parameters
+                let kept = if point.params.iter().any(|(k, _)| *k == "scheme") {
+                    p
+                } else {
+                    p * (1.0 - param::<f64>(point, "fraction"))
+                };
                 let slices = (nk * kept * 8.0 / JACOBIAN_BUDGET as f64).ceil().max(1.0);
                 let jacobian = gemm * (nk * 2.0 * conv + c.n as f64 * conv * slices);
                 let gram = nk * nk * kept * 1.5e9 / 55e9;
@@ -96,10 +116,21 @@ impl Definition for Pruning {
         let labels = images.labels[..c.n].to_vec();
         let side = images.rows.div_ceil(c.downsample);
         let spec = spec(c, images.channels, side);
-        job.compute(&images.source, |point, rng| {
+        job.compute(&images.source, |point, _| {
+            // paired, as the authors prune copies of one network: every fraction and both
+            // schemes of a seed start from the same weights and draw the same minibatches
+            let rng = &mut job.paired_rng(point, &["fraction", "scheme"]);
             let fraction: f64 = param(point, "fraction");
+            let authors = point.params.iter().any(|(k, _)| *k == "scheme");
             let mut net = ResNet::kaiming(spec, rng);
-            let mask = magnitude_mask(&net, fraction);
+            let scope = if authors {
+                PruneScope::EveryTensor
+            } else {
+                PruneScope::Weights
+            };
+            let mask = magnitude_mask(&net, fraction, scope);
+            // ours: the GN in the kept parameters; theirs: in all parameters
+            let gn_mask = (!authors).then_some(&mask[..]);
             let kept = mask.iter().filter(|&&k| k).count();
             let schedule = Schedule {
                 epochs: c.epochs,
@@ -120,7 +151,7 @@ impl Definition for Pruning {
                 rng,
                 |epoch, model, _| {
                     let stats = model.batch_stats(&x);
-                    let g = gn::resnet_frozen(model, &x, &stats, Some(&mask), JACOBIAN_BUDGET)?;
+                    let g = gn::resnet_frozen(model, &x, &stats, gn_mask, JACOBIAN_BUDGET)?;
                     at.insert(epoch, g);
                     Ok(())
                 },
@@ -133,6 +164,7 @@ impl Definition for Pruning {
                 .map(|(epoch, &loss)| {
                     let g = at.get(&epoch);
                     Row::new()
+                        .text("scheme", if authors { AUTHORS } else { OURS })
                         .float("fraction", fraction)
                         .int("epoch", epoch)
                         .int("seed", point.replicate as usize)
@@ -161,14 +193,6 @@ impl Definition for Pruning {
     }
 
     fn figure(df: &DataFrame) -> Result<Figure> {
-        let panel = |col: &str, title: &str, y: &str, log_y: bool| {
-            kit::epoch_panel(df, "fraction", col, title, y, log_y, |f| {
-                format!(
-                    "pruned {}%",
-                    (f.parse::<f64>().unwrap_or(0.0) * 100.0).round()
-                )
-            })
-        };
         let first = |c: &'static str| first_int(df, &Col::new(c));
         let data = kit::data_label(df, Self::WANTS, false)?;
         let (w, b, side, ch, n) = (
@@ -178,6 +202,34 @@ impl Definition for Pruning {
             first("channels")?,
             first("n")?,
         );
+        let mut panels = Vec::new();
+        for (scheme, part) in by_scheme(df)? {
+            let (prefix, gn) = if scheme == AUTHORS {
+                ("as the authors prune: ", "in all parameters")
+            } else {
+                ("", "in the kept parameters")
+            };
+            let panel = |col: &str, title: String, y: &str, log_y: bool| {
+                kit::epoch_panel(&part, "fraction", col, &title, y, log_y, |f| {
+                    format!(
+                        "pruned {}%",
+                        (f.parse::<f64>().unwrap_or(0.0) * 100.0).round()
+                    )
+                })
+            };
+            panels.push(panel(
+                "loss",
+                format!("{prefix}training loss (cross-entropy)"),
+                "loss, mean ± std",
+                false,
+            )?);
+            panels.push(panel(
+                "kappa",
+                format!("{prefix}κ(G_O) {gn}"),
+                "κ, mean ± std (log scale)",
+                true,
+            )?);
+        }
         Ok(Figure {
             title: format!(
                 "ResNet-{} (widths {w}/{}/{}, {b} block(s) per stage) on {data} {ch}×{side}×{side}, n = {n}",
@@ -185,47 +237,37 @@ impl Definition for Pruning {
                 2 * w,
                 4 * w
             ),
-            panels: vec![
-                panel(
-                    "loss",
-                    "training loss (cross-entropy)",
-                    "loss, mean ± std",
-                    false,
-                )?,
-                panel(
-                    "kappa",
-                    "κ(G_O) in the kept parameters",
-                    "κ, mean ± std (log scale)",
-                    true,
-                )?,
-            ],
+            panels,
         })
     }
 
     fn summary(df: &DataFrame) -> Result<SummaryTable> {
-        let loss = curves(df, "fraction", "epoch", "loss")?;
-        let kappa = curves(df, "fraction", "epoch", "kappa")?;
         let p = first_int(df, &Col::new("p"))?;
-        let rows = loss
-            .iter()
-            .zip(&kappa)
-            .map(|((f, l), (_, k))| {
+        let mut rows = Vec::new();
+        for (scheme, part) in by_scheme(df)? {
+            let loss = curves(&part, "fraction", "epoch", "loss")?;
+            let kappa = curves(&part, "fraction", "epoch", "kappa")?;
+            rows.extend(loss.iter().zip(&kappa).map(|((f, l), (_, k))| {
                 let last = |c: &Curve| c.last().map_or("–".into(), |p| mean_std(p.1, p.2));
                 vec![
+                    scheme.clone(),
                     f.clone(),
                     k.first().map_or("–".into(), |p| sig(p.1)),
                     last(k),
                     l.first().map_or("–".into(), |p| sig(p.1)),
                     last(l),
                 ]
-            })
-            .collect();
+            }));
+        }
         Ok(SummaryTable::new(
             &format!(
                 "Means over initialisations (± std) at the first and last checkpoint; p = {p} \
-                 parameters before pruning."
+                 parameters before pruning. Pruning `{OURS}`: convolutions and head, κ in the \
+                 kept parameters; `{AUTHORS}`: every tensor including batch norm's γ and β, κ \
+                 in all parameters."
             ),
             &[
+                "pruning",
                 "fraction",
                 "κ at init",
                 "final κ",
@@ -237,57 +279,192 @@ impl Definition for Pruning {
     }
 
     fn claims(df: &DataFrame) -> Result<Vec<Claim>> {
-        let finals = |col: &str| kit::at_last_epoch(df, "fraction", col);
-        let (kappa, loss) = (finals("kappa")?, finals("loss")?);
-        let show = |c: &Curve| kit::listing(c, "");
-        let breaks = |c: &Curve| -> String {
-            let v: Vec<String> = c
-                .windows(2)
-                .filter(|w| w[1].1 <= w[0].1)
-                .map(|w| format!("{}→{}", w[0].0, w[1].0))
-                .collect();
-            if v.is_empty() {
-                "monotone".into()
+        let parts = by_scheme(df)?;
+        let part = |scheme: &str| parts.iter().find(|(s, _)| s == scheme).map(|(_, p)| p);
+        let mut claims = Vec::new();
+        let Some(ours) = part(OURS) else {
+            return Ok(claims);
+        };
+        let [raises, slows] = trend_claims(
+            ours,
+            ["pruning/raises-final-kappa", "pruning/slows-training"],
+            "",
+        )?;
+        let kappa = kit::at_last_epoch(ours, "fraction", "kappa")?;
+        // the evidence below: the direction pruning weights alone takes κ
+        let lowers = Trend {
+            id: "pruning/pruning-weights-lowers-kappa",
+            statement: "Pruning the weights alone (convolutions and head, gncond's scheme) \
+                        lowers κ: the final κ decreases with the pruning fraction",
+            keys: PAIRED,
+            rule: Rule::Below(1.0),
+            statistic: "largest ratio of consecutive final κ",
+        }
+        .claim(
+            ours,
+            |df| {
+                let c = kit::at_last_epoch(df, "fraction", "kappa")?;
+                Ok(worst(&steps(&[(String::new(), c)]), Rule::Below(1.0)))
+            },
+            format!("final κ by fraction {}", kit::listing(&kappa, "")),
+        )?;
+        let Some(theirs) = part(AUTHORS) else {
+            claims.extend([raises, slows, lowers]);
+            return Ok(claims);
+        };
+        let [their_raises, their_slows] = trend_claims(
+            theirs,
+            [
+                "pruning/authors-scheme-raises-final-kappa",
+                "pruning/authors-scheme-slows-training",
+            ],
+            "As the authors' code prunes (every parameter tensor, batch norm's γ and β \
+             included, so whole channels are switched off; κ in all parameters, pruned ones \
+             included): ",
+        )?;
+        let channels = Trend {
+            id: "pruning/switched-off-channels-raise-kappa",
+            statement: "Switching channels off raises κ: pruning batch norm's γ and β with the \
+                        weights, as the authors' code does, gives a larger final κ than pruning \
+                        the weights alone from the same initial weights, by a factor that grows \
+                        with the pruning fraction",
+            keys: PAIRED,
+            rule: Rule::Above(1.0),
+            statistic: "smallest ratio of consecutive factors",
+        }
+        .claim(
+            df,
+            |df| {
+                let f = channel_factors(df)?;
+                Ok(worst(&steps(&[(String::new(), f)]), Rule::Above(1.0)))
+            },
+            format!(
+                "final κ as the authors prune / final κ of ours, by fraction {}",
+                kit::listing(&channel_factors(df)?, "")
+            ),
+        )?;
+        let cause = |claim: Claim, by: &Claim| {
+            if by.passed() {
+                claim.caused_by(&by.id)
             } else {
-                format!("not increasing at {}", v.join(", "))
+                claim
             }
         };
-        // an initialisation's whole run (every epoch's row) is resampled as one
-        let rises = |col: &'static str| {
-            move |df: &DataFrame| -> Result<f64> {
-                let c = kit::at_last_epoch(df, "fraction", col)?;
-                Ok(worst(&steps(&[(String::new(), c)]), Rule::Above(1.0)))
-            }
-        };
-        let keys: &[&str] = &["fraction"];
-        Ok(vec![
-            Trend {
-                id: "pruning/raises-final-kappa",
-                statement: "Pruning raises κ: the final κ increases with the pruning fraction",
-                keys,
-                rule: Rule::Above(1.0),
-                statistic: "smallest ratio of consecutive final κ",
-            }
-            .claim(
-                df,
-                rises("kappa"),
-                format!("final κ by fraction {} ({})", show(&kappa), breaks(&kappa)),
-            )?,
-            Trend {
-                id: "pruning/slows-training",
-                statement: "Pruning slows training: the final loss increases with the pruning \
-                            fraction",
-                keys,
-                rule: Rule::Above(1.0),
-                statistic: "smallest ratio of consecutive final losses",
-            }
-            .claim(
-                df,
-                rises("loss"),
-                format!("final loss by fraction {} ({})", show(&loss), breaks(&loss)),
-            )?,
-        ])
+        claims.push(cause(raises, &channels));
+        claims.push(cause(slows, &their_slows));
+        claims.push(cause(their_raises, &lowers));
+        claims.extend([their_slows, lowers, channels]);
+        Ok(claims)
     }
+}
+
+/// Trend claims on pruning resample a seed's runs at every fraction (and under both schemes)
+/// as one initialisation: they share their initial weights (`run`).
+const PAIRED: &[&str] = &[];
+
+/// Per fraction, the mean final κ as the authors prune over that of our scheme (1 at fraction
+/// 0, where both schemes are the same run).
+fn channel_factors(df: &DataFrame) -> Result<Curve> {
+    let parts = by_scheme(df)?;
+    let finals = |scheme: &str| -> Result<Curve> {
+        match parts.iter().find(|(s, _)| s == scheme) {
+            Some((_, part)) => kit::at_last_epoch(part, "fraction", "kappa"),
+            None => Ok(Vec::new()),
+        }
+    };
+    let (ours, theirs) = (finals(OURS)?, finals(AUTHORS)?);
+    Ok(ours
+        .iter()
+        .filter_map(|o| {
+            let t = theirs.iter().find(|t| t.0 == o.0)?;
+            Some((o.0, t.1 / o.1, f64::NAN))
+        })
+        .collect())
+}
+
+/// The scheme of ours, pruning the convolutions and the head (`magnitude_mask` with
+/// [`PruneScope::Weights`]) and computing κ in the kept parameters.
+const OURS: &str = "ours";
+/// The authors' scheme: [`PruneScope::EveryTensor`] and κ in all parameters.
+const AUTHORS: &str = "authors";
+
+/// The result table split by pruning scheme, ours first. The unpruned runs (fraction 0)
+/// belong to both: nothing is pruned and every parameter is kept under either scheme, and the
+/// runs are paired, so the authors' scheme at fraction 0 is the same run (not computed twice).
+fn by_scheme(df: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
+    let schemes = table::str_values(df, "scheme")?;
+    let fractions = table::f64_col(df, "fraction")?;
+    [OURS, AUTHORS]
+        .into_iter()
+        .filter(|s| schemes.iter().any(|x| x == s))
+        .map(|s| {
+            let keep: Vec<bool> = schemes
+                .iter()
+                .zip(&fractions)
+                .map(|(x, &f)| x == s || (s == AUTHORS && f == 0.0))
+                .collect();
+            Ok((s.to_string(), table::filter_rows(df, &keep)?))
+        })
+        .collect()
+}
+
+/// The paper's two pruning claims on one scheme's rows: the final κ and the final loss
+/// increase with the pruning fraction (ids in that order; `prefix` opens the statements).
+fn trend_claims(df: &DataFrame, ids: [&str; 2], prefix: &str) -> Result<[Claim; 2]> {
+    let finals = |col: &str| kit::at_last_epoch(df, "fraction", col);
+    let (kappa, loss) = (finals("kappa")?, finals("loss")?);
+    let show = |c: &Curve| kit::listing(c, "");
+    let breaks = |c: &Curve| -> String {
+        let v: Vec<String> = c
+            .windows(2)
+            .filter(|w| w[1].1 <= w[0].1)
+            .map(|w| format!("{}→{}", w[0].0, w[1].0))
+            .collect();
+        if v.is_empty() {
+            "monotone".into()
+        } else {
+            format!("not increasing at {}", v.join(", "))
+        }
+    };
+    // an initialisation's whole run (every epoch's row) is resampled as one
+    let rises = |col: &'static str| {
+        move |df: &DataFrame| -> Result<f64> {
+            let c = kit::at_last_epoch(df, "fraction", col)?;
+            Ok(worst(&steps(&[(String::new(), c)]), Rule::Above(1.0)))
+        }
+    };
+    let keys = PAIRED;
+    let kappa_statement =
+        format!("{prefix}Pruning raises κ: the final κ increases with the pruning fraction");
+    let loss_statement = format!(
+        "{prefix}Pruning slows training: the final loss increases with the pruning fraction"
+    );
+    Ok([
+        Trend {
+            id: ids[0],
+            statement: &kappa_statement,
+            keys,
+            rule: Rule::Above(1.0),
+            statistic: "smallest ratio of consecutive final κ",
+        }
+        .claim(
+            df,
+            rises("kappa"),
+            format!("final κ by fraction {} ({})", show(&kappa), breaks(&kappa)),
+        )?,
+        Trend {
+            id: ids[1],
+            statement: &loss_statement,
+            keys,
+            rule: Rule::Above(1.0),
+            statistic: "smallest ratio of consecutive final losses",
+        }
+        .claim(
+            df,
+            rises("loss"),
+            format!("final loss by fraction {} ({})", show(&loss), breaks(&loss)),
+        )?,
+    ])
 }
 
 crate::config! {
@@ -309,6 +486,9 @@ crate::config! {
         weight_decay: f64,
         batch: usize => at_least_one,
         seeds: usize => at_least_one,
+        /// Also run every fraction as the authors' code prunes (every tensor, batch norm
+        /// included; κ in all parameters), to show where its trend comes from.
+        authors_scheme: bool,
     }
     more recipe
 }
@@ -359,5 +539,54 @@ fn spec(c: &Config, channels: usize, side: usize) -> ResNetSpec {
         base_width: c.base_width,
         blocks_per_stage: c.blocks_per_stage,
         classes: K,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::rows_to_frame;
+
+    /// Final-epoch rows (one epoch) of seeds 0 and 1 under a scheme.
+    fn rows(scheme: &str, fraction: f64, kappa: [f64; 2]) -> Vec<Row> {
+        (0..2)
+            .map(|seed| {
+                Row::new()
+                    .text("scheme", scheme)
+                    .float("fraction", fraction)
+                    .int("epoch", 0)
+                    .int("seed", seed)
+                    .float("kappa", kappa[seed])
+                    .float("loss", 1.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_unpruned_runs_belong_to_both_schemes_and_the_factor_there_is_one() {
+        let mut all = rows(OURS, 0.0, [4.0, 6.0]);
+        all.extend(rows(OURS, 0.5, [2.0, 2.0]));
+        all.extend(rows(AUTHORS, 0.5, [20.0, 60.0]));
+        let df = rows_to_frame(&all).unwrap();
+        let parts = by_scheme(&df).unwrap();
+        assert_eq!(
+            parts
+                .iter()
+                .map(|(s, p)| (s.as_str(), p.height()))
+                .collect::<Vec<_>>(),
+            [(OURS, 4), (AUTHORS, 4)]
+        );
+        let theirs = table::f64_col(&parts[1].1, "fraction").unwrap();
+        assert_eq!(theirs, [0.0, 0.0, 0.5, 0.5]);
+        // means: ours 5 → 2, theirs 5 → 40
+        let f = channel_factors(&df).unwrap();
+        assert_eq!(
+            f.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+            [(0.0, 1.0), (0.5, 20.0)]
+        );
+        // without the authors' scheme there is nothing to compare
+        let ours_only = rows_to_frame(&rows(OURS, 0.0, [4.0, 6.0])).unwrap();
+        assert_eq!(by_scheme(&ours_only).unwrap().len(), 1);
+        assert!(channel_factors(&ours_only).unwrap().is_empty());
     }
 }

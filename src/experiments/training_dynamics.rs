@@ -58,7 +58,7 @@ impl Definition for TrainingDynamics {
     }
 
     fn seconds(c: &Config, _: &[Point]) -> f64 {
-        let d = 3 * crate::data::downsampled_dim(32, c.downsample).max(1);
+        let d = 3 * downsampled_dim(32, c.downsample).max(1);
         let runs = if c.paper_dimension { 2 } else { 1 };
         kit::seconds_for(
             kit::training_work(d, c.width, c.hidden, c.n, c.epochs) * (runs * c.seeds) as f64,
