@@ -161,13 +161,13 @@ impl Job<'_> {
     /// only in those draw the same numbers (the same initial weights and minibatch order, a
     /// paired design whose initialisations a trend claim resamples together).
     pub fn paired_rng(&self, point: &Point, shared: &[&str]) -> PointRng {
-        let params: Vec<(&str, String)> = point
-            .params
-            .iter()
-            .filter(|(k, _)| !shared.contains(k))
-            .cloned()
-            .collect();
-        seed::point_rng(self.ctx.master_seed, self.id, &params, point.replicate)
+        seed::paired_rng(
+            self.ctx.master_seed,
+            self.id,
+            &point.params,
+            shared,
+            point.replicate,
+        )
     }
 
     /// Compute every grid point on data `source` (its checksum keys the cache): `point`

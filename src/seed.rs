@@ -44,6 +44,23 @@ pub fn point_rng(
     ChaCha20Rng::from_seed(seed)
 }
 
+/// The generator of a point as if it had no parameters named in `shared`: points that differ
+/// only in those draw the same numbers (a paired design).
+pub fn paired_rng(
+    master: u64,
+    experiment: &str,
+    params: &[(&str, String)],
+    shared: &[&str],
+    replicate: u64,
+) -> PointRng {
+    let kept: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(k, _)| !shared.contains(k))
+        .cloned()
+        .collect();
+    point_rng(master, experiment, &kept, replicate)
+}
+
 /// One standard normal draw.
 pub fn normal(rng: &mut PointRng) -> f64 {
     StandardNormal.sample(rng)

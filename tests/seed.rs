@@ -1,7 +1,7 @@
 //! Pins the first draws of a point's generator: a dependency upgrade that changes the random
 //! stream (rand_chacha, rand_distr) or the seed derivation must fail here, loudly.
 
-use gncond::seed::{normal, point_rng, seed_text};
+use gncond::seed::{normal, paired_rng, point_rng, seed_text};
 use rand_chacha::rand_core::Rng;
 
 #[test]
@@ -45,3 +45,45 @@ const PINNED_WORDS: [u64; 3] = [
     16421256387022339528,
 ];
 const PINNED_NORMALS: [f64; 3] = [1.8664660317107693, -0.7468926443584427, -0.8679988951144605];
+
+#[test]
+fn paired_points_share_their_stream_and_nothing_else_does() {
+    let params =
+        |fraction: &str, n: &str| vec![("n", n.to_string()), ("fraction", fraction.into())];
+    let first = |mut r: gncond::seed::PointRng| (r.next_u64(), r.next_u64());
+    let paired = |p: &[(&str, String)], rep| first(paired_rng(7, "pruning", p, &["fraction"], rep));
+    // the shared parameter does not enter the stream ...
+    assert_eq!(
+        paired(&params("0", "100"), 0),
+        paired(&params("0.8", "100"), 0)
+    );
+    // ... which is the stream of the point without it
+    assert_eq!(
+        paired(&params("0.8", "100"), 0),
+        first(point_rng(7, "pruning", &[("n", "100".into())], 0))
+    );
+    // every other parameter, the replicate and the experiment still do
+    assert_ne!(
+        paired(&params("0", "100"), 0),
+        paired(&params("0", "200"), 0)
+    );
+    assert_ne!(
+        paired(&params("0", "100"), 0),
+        paired(&params("0", "100"), 1)
+    );
+    assert_ne!(
+        paired(&params("0", "100"), 0),
+        first(paired_rng(
+            7,
+            "other",
+            &params("0", "100"),
+            &["fraction"],
+            0
+        ))
+    );
+    // sharing nothing is the point's own generator
+    assert_eq!(
+        first(paired_rng(7, "pruning", &params("0.8", "100"), &[], 3)),
+        first(point_rng(7, "pruning", &params("0.8", "100"), 3))
+    );
+}
