@@ -291,7 +291,7 @@ impl Definition for Pruning {
             "",
         )?;
         let kappa = kit::at_last_epoch(ours, "fraction", "kappa")?;
-        // the evidence below: the direction pruning weights alone takes κ
+        // which way pruning the weights alone takes κ (the cause where the authors' trend breaks)
         let lowers = Trend {
             id: "pruning/pruning-weights-lowers-kappa",
             statement: "Pruning the weights alone (convolutions and head, gncond's scheme) \
@@ -302,10 +302,7 @@ impl Definition for Pruning {
         }
         .claim(
             ours,
-            |df| {
-                let c = kit::at_last_epoch(df, "fraction", "kappa")?;
-                Ok(worst(&steps(&[(String::new(), c)]), Rule::Below(1.0)))
-            },
+            final_steps("kappa", Rule::Below(1.0)),
             format!("final κ by fraction {}", kit::listing(&kappa, "")),
         )?;
         let Some(theirs) = part(AUTHORS) else {
@@ -408,6 +405,15 @@ fn by_scheme(df: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
         .collect()
 }
 
+/// The ratio of consecutive final-epoch means of `col` that decides `rule` for every step
+/// (`worst` of `steps`): "> 1" is an increase at every step, "< 1" a decrease.
+fn final_steps(col: &'static str, rule: Rule) -> impl Fn(&DataFrame) -> Result<f64> {
+    move |df| {
+        let c = kit::at_last_epoch(df, "fraction", col)?;
+        Ok(worst(&steps(&[(String::new(), c)]), rule))
+    }
+}
+
 /// The paper's two pruning claims on one scheme's rows: the final κ and the final loss
 /// increase with the pruning fraction (ids in that order; `prefix` opens the statements).
 fn trend_claims(df: &DataFrame, ids: [&str; 2], prefix: &str) -> Result<[Claim; 2]> {
@@ -426,13 +432,6 @@ fn trend_claims(df: &DataFrame, ids: [&str; 2], prefix: &str) -> Result<[Claim; 
             format!("not increasing at {}", v.join(", "))
         }
     };
-    // an initialisation's whole run (every epoch's row) is resampled as one
-    let rises = |col: &'static str| {
-        move |df: &DataFrame| -> Result<f64> {
-            let c = kit::at_last_epoch(df, "fraction", col)?;
-            Ok(worst(&steps(&[(String::new(), c)]), Rule::Above(1.0)))
-        }
-    };
     let keys = PAIRED;
     let kappa_statement =
         format!("{prefix}Pruning raises κ: the final κ increases with the pruning fraction");
@@ -449,7 +448,7 @@ fn trend_claims(df: &DataFrame, ids: [&str; 2], prefix: &str) -> Result<[Claim; 
         }
         .claim(
             df,
-            rises("kappa"),
+            final_steps("kappa", Rule::Above(1.0)),
             format!("final κ by fraction {} ({})", show(&kappa), breaks(&kappa)),
         )?,
         Trend {
@@ -461,7 +460,7 @@ fn trend_claims(df: &DataFrame, ids: [&str; 2], prefix: &str) -> Result<[Claim; 
         }
         .claim(
             df,
-            rises("loss"),
+            final_steps("loss", Rule::Above(1.0)),
             format!("final loss by fraction {} ({})", show(&loss), breaks(&loss)),
         )?,
     ])
