@@ -434,6 +434,9 @@ fn latex_environment() -> Result<Environment<'static>> {
     env.add_filter("lines", |s: String| {
         s.lines().map(String::from).collect::<Vec<_>>()
     });
+    env.add_filter("breakable", |s: String| {
+        minijinja::Value::from_safe_string(breakable_id(&s))
+    });
     env.set_formatter(|out, _state, value| {
         let text = if value.is_safe() {
             value.to_string()
@@ -446,6 +449,14 @@ fn latex_environment() -> Result<Environment<'static>> {
             .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write"))
     });
     Ok(env)
+}
+
+/// A claim id for LaTeX: escaped, with a permitted line break after every `/` and `-` (ids
+/// like `pruning/authors-scheme-raises-final-kappa` are wider than a table column).
+pub fn breakable_id(id: &str) -> String {
+    latex_escape(id)
+        .replace('/', "/\\allowbreak{}")
+        .replace('-', "-\\allowbreak{}")
 }
 
 /// Render a LaTeX template with the report's escaping rules (used by the report and tests).

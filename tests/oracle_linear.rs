@@ -421,3 +421,25 @@ fn identity_singular_values_equal_the_svd() {
     assert_eq!(s, gncond::linalg::thin_svd(&near).unwrap().s);
     assert!(s[0] > 1.0 && s[3] < 1.0);
 }
+
+#[test]
+fn forward_through_the_end_to_end_matrix_equals_the_layer_by_layer_product() {
+    // n large against k: forward takes the end-to-end k×d matrix first
+    let (d, k, n) = (6, 2, 50);
+    let mut r = rng("forward-order", 0);
+    let weights = vec![
+        gaussian(7, d, &mut r),
+        gaussian(5, 7, &mut r),
+        gaussian(k, 5, &mut r),
+    ];
+    let x = gaussian(d, n, &mut r);
+    let layered = &weights[2] * (&weights[1] * (&weights[0] * &x));
+    let net = DeepLinear { weights };
+    let f = net.forward(&x);
+    let err = (&f - &layered).abs().max() / layered.abs().max();
+    assert!(err < 1e-13, "relative error {err:e}");
+    // and n = 1 (layer by layer is cheaper): the same outputs
+    let one = x.columns(0, 1).into_owned();
+    let err1 = (net.forward(&one) - layered.columns(0, 1)).abs().max() / layered.abs().max();
+    assert!(err1 < 1e-13, "relative error {err1:e}");
+}

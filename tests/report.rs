@@ -5,7 +5,9 @@ use common::copy_dir;
 
 use gncond::experiment::SummaryTable;
 use gncond::format::{sig, sig_digits};
-use gncond::report::{latex_escape, latex_inline, latex_table, render, render_latex_template};
+use gncond::report::{
+    breakable_id, latex_escape, latex_inline, latex_table, render, render_latex_template,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -136,4 +138,21 @@ fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
         "an unmapped Unicode character in report.tex"
     );
     assert!(tex.contains("\\end{document}"));
+}
+
+#[test]
+fn claim_ids_may_break_after_slashes_and_hyphens_and_stay_escaped() {
+    assert_eq!(
+        breakable_id("stored-values/relu/b_relu"),
+        r"stored-\allowbreak{}values/\allowbreak{}relu/\allowbreak{}b\_relu"
+    );
+    let tex = render_latex_template(
+        r"\texttt{\VAR{id | breakable}}",
+        minijinja::context! { id => "pruning/first-fraction" },
+    )
+    .unwrap();
+    assert_eq!(
+        tex,
+        r"\texttt{pruning/\allowbreak{}first-\allowbreak{}fraction}"
+    );
 }

@@ -16,7 +16,7 @@ use crate::runner::Point;
 use crate::table;
 use crate::table::Row;
 use crate::train::{self, magnitude_mask, Loss, PruneScope, Schedule};
-use crate::Result;
+use crate::{Error, Result};
 use polars::prelude::DataFrame;
 use std::collections::BTreeMap;
 
@@ -305,8 +305,23 @@ impl Definition for Pruning {
             final_steps("kappa", Rule::Below(1.0)),
             format!("final κ by fraction {}", kit::listing(&kappa, "")),
         )?;
+        // the same on the first step only: where the authors' scheme dips
+        let first = Trend {
+            id: "pruning/first-fraction-lowers-kappa",
+            statement: "Pruning the smallest fraction of the weights alone (gncond's scheme) \
+                        lowers the final κ below that of the unpruned network trained from the \
+                        same initial weights",
+            keys: PAIRED,
+            rule: Rule::Below(1.0),
+            statistic: "final κ at the smallest pruned fraction / unpruned",
+        }
+        .claim(
+            ours,
+            |df| first_step(&kit::at_last_epoch(df, "fraction", "kappa")?),
+            format!("final κ by fraction {}", kit::listing(&kappa, "")),
+        )?;
         let Some(theirs) = part(AUTHORS) else {
-            claims.extend([raises, slows, lowers]);
+            claims.extend([raises, slows, lowers, first]);
             return Ok(claims);
         };
         let [their_raises, their_slows] = trend_claims(
@@ -349,8 +364,21 @@ impl Definition for Pruning {
         };
         claims.push(cause(raises, &channels));
         claims.push(cause(slows, &their_slows));
-        claims.push(cause(their_raises, &lowers));
-        claims.extend([their_slows, lowers, channels]);
+        // the authors' κ dips only at the first step when every later step rises: then the
+        // weights' effect there (their κ there is ours times the channel factor, and the
+        // factor is smallest at the first fraction) is the cause
+        let theirs_final = kit::at_last_epoch(theirs, "fraction", "kappa")?;
+        let later_rise = steps(&[(String::new(), theirs_final)])
+            .iter()
+            .skip(1)
+            .all(|&r| r > 1.0);
+        let their_raises = if later_rise {
+            cause(their_raises, &first)
+        } else {
+            cause(their_raises, &lowers)
+        };
+        claims.push(their_raises);
+        claims.extend([their_slows, lowers, first, channels]);
         Ok(claims)
     }
 }
@@ -403,6 +431,16 @@ fn by_scheme(df: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
             Ok((s.to_string(), table::filter_rows(df, &keep)?))
         })
         .collect()
+}
+
+/// The second point's mean over the first's: the first step of a curve sorted by fraction.
+fn first_step(c: &[(f64, f64, f64)]) -> Result<f64> {
+    match c {
+        [a, b, ..] => Ok(b.1 / a.1),
+        _ => Err(Error::Internal(
+            "the first pruning step needs two fractions".into(),
+        )),
+    }
 }
 
 /// The ratio of consecutive final-epoch means of `col` that decides `rule` for every step
@@ -587,5 +625,50 @@ mod tests {
         let ours_only = rows_to_frame(&rows(OURS, 0.0, [4.0, 6.0])).unwrap();
         assert_eq!(by_scheme(&ours_only).unwrap().len(), 1);
         assert!(channel_factors(&ours_only).unwrap().is_empty());
+    }
+
+    fn cause_of(claims: &[Claim], id: &str) -> Option<String> {
+        let c = claims.iter().find(|c| c.id == id).expect("claim present");
+        c.cause.clone()
+    }
+
+    /// Three fractions, two paired seeds: ours falls at every step; theirs dips at the first
+    /// step (by `dip`) and then rises (or falls again when `later` is below 1).
+    fn two_schemes(dip: f64, later: f64) -> DataFrame {
+        let mut all = rows(OURS, 0.0, [10.0, 12.0]);
+        all.extend(rows(OURS, 0.2, [6.0, 7.0]));
+        all.extend(rows(OURS, 0.4, [3.0, 4.0]));
+        all.extend(rows(AUTHORS, 0.2, [10.0 * dip, 12.0 * dip]));
+        all.extend(rows(AUTHORS, 0.4, [10.0 * dip * later, 12.0 * dip * later]));
+        rows_to_frame(&all).unwrap()
+    }
+
+    #[test]
+    fn a_dip_of_the_authors_scheme_at_the_first_step_only_is_caused_by_the_first_step_of_ours() {
+        let id = "pruning/authors-scheme-raises-final-kappa";
+        let claims = Pruning::claims(&two_schemes(0.8, 3.0)).unwrap();
+        let first = claims
+            .iter()
+            .find(|c| c.id == "pruning/first-fraction-lowers-kappa")
+            .unwrap();
+        assert!(first.passed(), "{}", first.evidence);
+        assert_eq!(
+            cause_of(&claims, id).as_deref(),
+            Some("pruning/first-fraction-lowers-kappa")
+        );
+        // a fall at a later step too: the first step alone does not explain it
+        let claims = Pruning::claims(&two_schemes(0.8, 0.5)).unwrap();
+        let lowers = claims
+            .iter()
+            .find(|c| c.id == "pruning/pruning-weights-lowers-kappa")
+            .unwrap();
+        assert_eq!(
+            cause_of(&claims, id),
+            lowers.passed().then(|| lowers.id.clone())
+        );
+        assert_ne!(
+            cause_of(&claims, id).as_deref(),
+            Some("pruning/first-fraction-lowers-kappa")
+        );
     }
 }

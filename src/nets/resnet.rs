@@ -175,9 +175,10 @@ struct BnTape {
     s: Vec<f64>,
 }
 
+/// A block's caches; its input is the previous block's `out` (the stem's for the first block,
+/// [`Tape::block_input`]).
 #[derive(Debug, Clone)]
 struct BlockTape {
-    input: Act,
     bn1: BnTape,
     /// relu(bn₁(conv₁ x)): input of conv₂ and the ReLU mask.
     mid: Act,
@@ -199,6 +200,17 @@ pub struct Tape {
     pub output: DMatrix<f64>,
     /// The statistics each batch-norm layer used, in network order.
     pub stats: Vec<BnStats>,
+}
+
+impl Tape {
+    /// The input of block `b`: the previous block's output, or the stem's for the first.
+    fn block_input(&self, b: usize) -> &Act {
+        if b == 0 {
+            &self.stem_out
+        } else {
+            &self.blocks[b - 1].out
+        }
+    }
 }
 
 /// A run of consecutive basic blocks, with the head above it and/or the stem below it. Its
@@ -397,29 +409,21 @@ impl ResNet {
         );
         used.push(st);
         let stem_out = relu(y);
-        let mut h = stem_out.clone();
-        let mut blocks = Vec::with_capacity(self.blocks.len());
+        let mut blocks: Vec<BlockTape> = Vec::with_capacity(self.blocks.len());
         for b in &self.blocks {
-            let z1 = conv_forward(&h, self.t(b.conv1), b.c_out, b.stride);
+            let h = blocks.last().map_or(&stem_out, |bt| &bt.out);
+            let z1 = conv_forward(h, self.t(b.conv1), b.c_out, b.stride);
             let (y1, bn1, st1) = bn_forward(z1, self.t(b.bn1.0), self.t(b.bn1.1), next_stats());
             let mid = relu(y1);
             let z2 = conv_forward(&mid, self.t(b.conv2), b.c_out, 1);
             let (mut y2, bn2, st2) = bn_forward(z2, self.t(b.bn2.0), self.t(b.bn2.1), next_stats());
             used.push(st1);
             used.push(st2);
-            let sc = shortcut_forward(&h, b.c_out, b.stride);
-            for (v, s) in y2.data.iter_mut().zip(&sc.data) {
-                *v += s;
-            }
+            add_shortcut(&mut y2, h, b.stride);
             let out = relu(y2);
-            blocks.push(BlockTape {
-                input: std::mem::replace(&mut h, out.clone()),
-                bn1,
-                mid,
-                bn2,
-                out,
-            });
+            blocks.push(BlockTape { bn1, mid, bn2, out });
         }
+        let h = blocks.last().map_or(&stem_out, |bt| &bt.out);
         let (n, c, plane) = (h.n, h.c, h.plane());
         let mut pooled = vec![0.0; n * c];
         for (p, chunk) in pooled.iter_mut().zip(h.data.chunks(plane)) {
@@ -454,8 +458,16 @@ impl ResNet {
     /// over the rows (p entries), or with `per_row` one gradient per row (V×p, row-major). In
     /// `Batch` mode V must equal n (the rows are the coupled batch).
     fn backward_rows(&self, tape: &Tape, dy: &DMatrix<f64>, per_row: bool) -> Vec<f64> {
-        self.backward_segment(tape, Cotangent::Output(dy), &self.whole(), per_row)
-            .0
+        let rows = if per_row { dy.nrows() } else { 1 };
+        let mut grad = vec![0.0; rows * self.num_params()];
+        self.backward_segment(
+            tape,
+            Cotangent::Output(dy),
+            &self.whole(),
+            per_row,
+            &mut grad,
+        );
+        grad
     }
 
     /// The whole network as one segment.
@@ -515,16 +527,18 @@ impl ResNet {
 
     /// Reverse mode through one [`Segment`] only: from the output cotangent `dy` when the
     /// segment holds the head, else from the cotangent at the output of its top block (what
-    /// the segment above returned). Returns the gradient of the segment's parameters
-    /// ([`ResNet::segment_params`], summed or per row as in [`ResNet::backward_rows`]) and,
-    /// unless the segment holds the stem, the cotangent at the input of its bottom block.
+    /// the segment above returned). Writes the gradient of the segment's parameters
+    /// ([`ResNet::segment_params`], summed or per row as in [`ResNet::backward_rows`]) into
+    /// `out` (every entry is overwritten, so `out` needs no clearing) and returns, unless the
+    /// segment holds the stem, the cotangent at the input of its bottom block.
     fn backward_segment(
         &self,
         tape: &Tape,
         from: Cotangent,
         seg: &Segment,
         per_row: bool,
-    ) -> (Vec<f64>, Option<Act>) {
+        out: &mut [f64],
+    ) -> Option<Act> {
         let coupled = tape.mode == BnMode::Batch;
         let range = self.segment_params(seg);
         let last = tape.blocks.last().map_or(&tape.stem_out, |b| &b.out);
@@ -537,45 +551,50 @@ impl ResNet {
                     !coupled || rows == n,
                     "batch statistics couple exactly the n samples"
                 );
-                let mut grad = Grads::new(range.clone(), rows, per_row);
+                let mut grad = Grads::new(range.clone(), rows, per_row, out);
                 let dh = self.head_backward(tape, dy, &mut grad);
                 (grad, dh)
             }
             Cotangent::Inside(dh) => {
                 assert!(!seg.head, "an inside cotangent starts below the head");
-                (Grads::new(range.clone(), dh.n, per_row), dh)
+                (Grads::new(range.clone(), dh.n, per_row, out), dh)
             }
         };
-        for (b, bt) in self.blocks[seg.blocks.clone()]
+        for (at, b) in self
+            .blocks
             .iter()
-            .zip(&tape.blocks[seg.blocks.clone()])
+            .enumerate()
+            .take(seg.blocks.end)
+            .skip(seg.blocks.start)
             .rev()
         {
+            let (bt, input) = (&tape.blocks[at], tape.block_input(at));
             relu_backward(&mut dh, &bt.out);
             // residual branch
             let dz2 = self.bn_backward_into(&mut grad, &bt.bn2, b.bn2, &dh, coupled);
             let (mut dmid, dw2) = conv_backward(&bt.mid, self.t(b.conv2), &dz2, 1, true, per_row);
-            grad.add(&self.tensors[b.conv2], &dw2);
+            grad.put(&self.tensors[b.conv2], &dw2);
             relu_backward(&mut dmid, &bt.mid);
             let dz1 = self.bn_backward_into(&mut grad, &bt.bn1, b.bn1, &dmid, coupled);
-            let (dx, dw1) =
-                conv_backward(&bt.input, self.t(b.conv1), &dz1, b.stride, true, per_row);
-            grad.add(&self.tensors[b.conv1], &dw1);
+            let (dx, dw1) = conv_backward(input, self.t(b.conv1), &dz1, b.stride, true, per_row);
+            grad.put(&self.tensors[b.conv1], &dw1);
             // shortcut
-            let mut dsc = shortcut_backward(&dh, b.c_in, b.stride, &bt.input);
+            let mut dsc = shortcut_backward(&dh, b.c_in, b.stride, input);
             for (v, s) in dsc.data.iter_mut().zip(&dx.data) {
                 *v += s;
             }
             dh = dsc;
         }
         if !seg.stem {
-            return (grad.data, Some(dh));
+            grad.finish();
+            return Some(dh);
         }
         relu_backward(&mut dh, &tape.stem_out);
         let dz = self.bn_backward_into(&mut grad, &tape.stem_bn, self.stem_bn, &dh, coupled);
         let (_, dw) = conv_backward(&tape.input, self.t(self.stem), &dz, 1, false, per_row);
-        grad.add(&self.tensors[self.stem], &dw);
-        (grad.data, None)
+        grad.put(&self.tensors[self.stem], &dw);
+        grad.finish();
+        None
     }
 
     /// The head and the global average pooling in reverse: `f_vo = Σ_j W_oj g_ij` with
@@ -595,6 +614,7 @@ impl ResNet {
         let head = self.t(self.head);
         let head_t = &self.tensors[self.head];
         let mut dpool = vec![0.0; rows * c];
+        grad.zero(head_t);
         for v in 0..rows {
             let i = v / group;
             let gh = grad.row(v, head_t);
@@ -626,8 +646,8 @@ impl ResNet {
         coupled: bool,
     ) -> Act {
         let (dz, dg, db) = bn_backward(tape, self.t(gamma), dy, coupled);
-        grad.add(&self.tensors[gamma], &dg);
-        grad.add(&self.tensors[beta], &db);
+        grad.put(&self.tensors[gamma], &dg);
+        grad.put(&self.tensors[beta], &db);
         dz
     }
 
@@ -701,6 +721,7 @@ impl ResNet {
                 .map(|j| j - range.start)
                 .collect();
             let (p, pk) = (range.len(), kept.len());
+            let direct = pk == p;
             let mut jt = DMatrix::zeros(pk, n * k);
             let chunks: Vec<&mut [f64]> = if pk == 0 {
                 (0..n).map(|_| Default::default()).collect()
@@ -717,14 +738,21 @@ impl ResNet {
                     let from = slot
                         .take()
                         .map_or(Cotangent::Output(&eye), Cotangent::Inside);
-                    let (g, below) = self.backward_segment(&tape, from, seg, true);
-                    *slot = below;
-                    for (o, col) in cols.chunks_mut(pk.max(1)).enumerate() {
-                        let row = &g[o * p..(o + 1) * p];
-                        for (dst, &j) in col.iter_mut().zip(&kept) {
-                            *dst = row[j];
-                        }
+                    if direct {
+                        // nothing masked: the k columns are the k gradient rows
+                        *slot = self.backward_segment(&tape, from, seg, true, cols);
+                        return;
                     }
+                    GRAD_ROWS.with_borrow_mut(|g| {
+                        g.resize(k * p, 0.0);
+                        *slot = self.backward_segment(&tape, from, seg, true, g);
+                        for (o, col) in cols.chunks_mut(pk.max(1)).enumerate() {
+                            let row = &g[o * p..(o + 1) * p];
+                            for (dst, &j) in col.iter_mut().zip(&kept) {
+                                *dst = row[j];
+                            }
+                        }
+                    });
                 });
             each(seg, jt);
         }
@@ -732,40 +760,84 @@ impl ResNet {
 }
 
 /// Gradients of a backward pass over the parameter range `lo..lo + p` (the whole θ, or one
-/// segment's): one p-vector, or one per cotangent row (row-major).
-struct Grads {
+/// segment's), written into the caller's storage: one p-vector, or one per cotangent row
+/// (row-major). Each tensor is written once ([`Grads::put`], [`Grads::zero`]), so the storage
+/// needs no clearing; [`Grads::finish`] checks that every parameter of the range was written.
+struct Grads<'a> {
     lo: usize,
     p: usize,
+    rows: usize,
     per_row: bool,
-    data: Vec<f64>,
+    data: &'a mut [f64],
+    written: usize,
 }
 
-impl Grads {
-    fn new(range: std::ops::Range<usize>, rows: usize, per_row: bool) -> Grads {
+impl<'a> Grads<'a> {
+    fn new(
+        range: std::ops::Range<usize>,
+        rows: usize,
+        per_row: bool,
+        data: &'a mut [f64],
+    ) -> Grads<'a> {
         let p = range.len();
+        assert_eq!(
+            data.len(),
+            if per_row { rows * p } else { p },
+            "gradient storage"
+        );
         Grads {
             lo: range.start,
             p,
+            rows,
             per_row,
-            data: vec![0.0; if per_row { rows * p } else { p }],
+            data,
+            written: 0,
         }
+    }
+
+    /// Writes tensor `t`'s gradient given per row (`rows × len`, copied row by row) or, when
+    /// not kept per row, as one or more `len` vectors (summed in order).
+    fn put(&mut self, t: &TensorInfo, g: &[f64]) {
+        let len = t.len();
+        assert!(
+            g.len().is_multiple_of(len) && (!self.per_row || g.len() == self.rows * len),
+            "one gradient per row"
+        );
+        if self.per_row {
+            for (v, chunk) in g.chunks(len).enumerate() {
+                self.row(v, t).copy_from_slice(chunk);
+            }
+        } else {
+            let mut rows = g.chunks(len);
+            let dst = self.row(0, t);
+            dst.copy_from_slice(rows.next().expect("at least one row"));
+            for chunk in rows {
+                dst.iter_mut().zip(chunk).for_each(|(a, b)| *a += b);
+            }
+        }
+        self.written += len;
+    }
+
+    /// Clears tensor `t`'s gradient in every row, for a caller that accumulates into it.
+    fn zero(&mut self, t: &TensorInfo) {
+        for v in 0..if self.per_row { self.rows } else { 1 } {
+            self.row(v, t).fill(0.0);
+        }
+        self.written += t.len();
+    }
+
+    /// Checks that every parameter of the range was written exactly once.
+    fn finish(self) {
+        assert_eq!(
+            self.written, self.p,
+            "every parameter's gradient written once"
+        );
     }
 
     /// Tensor `t`'s slice of row `v`'s gradient (of the sum when not per row).
     fn row(&mut self, v: usize, t: &TensorInfo) -> &mut [f64] {
         let base = if self.per_row { v * self.p } else { 0 } + t.offset - self.lo;
         &mut self.data[base..base + t.len()]
-    }
-
-    /// Adds a tensor's gradient given per row (`rows × len`) or as one `len` vector; rows are
-    /// summed when the gradients are not kept per row.
-    fn add(&mut self, t: &TensorInfo, g: &[f64]) {
-        let len = t.len();
-        for (v, chunk) in g.chunks(len).enumerate() {
-            for (a, b) in self.row(v, t).iter_mut().zip(chunk) {
-                *a += b;
-            }
-        }
     }
 }
 
@@ -782,6 +854,8 @@ fn valid(wo: usize, w: usize, s: usize, b: usize) -> std::ops::Range<usize> {
 }
 
 thread_local! {
+    /// One sample's k gradient rows per thread, reused when a mask keeps only part of them.
+    static GRAD_ROWS: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
     /// One patch matrix per thread, reused: a fresh allocation of this size per sample and
     /// layer costs more (page faults, zeroing) than the copy that fills it.
     static PATCHES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -901,9 +975,13 @@ fn conv_forward(input: &Act, w: &[f64], c_out: usize, stride: usize) -> Act {
 /// belongs to sample `v / (V/n)`): `∂L/∂in` per row if `want_dx`, and `∂L/∂w` summed over
 /// the rows, or per row (`V × len`) if `per_row`. Per sample, the weight gradient of all its
 /// rows is one GEMM `patchesᵀ (9c × P) · [dZ_v] (P × rows·c_out)`, whose columns are each
-/// row's gradient in storage order; `∂L/∂patches = dZ_v Wᵀ` per row, added back by
-/// [`add_patches`]. Samples run in parallel; their weight gradients are summed in sample
-/// order, so the bits do not depend on the threads.
+/// row's gradient in storage order. The input cotangent is the transposed convolution
+/// `∂in[c,y,x] = Σ_{o,a,b} w[o,c,a,b] · dz[o, y−a+1, x−b+1]`: at stride 1 that is the
+/// convolution of dz with the flipped, transposed filters `w'[c,o,a,b] = w[o,c,2−a,2−b]`, one
+/// GEMM `patches(dz_v) (P × 9c_out) · W' (9c_out × c)` written straight into the row's
+/// cotangent; at stride 2, `∂patches = dZ_v Wᵀ` added back by [`add_patches`]. Samples run in
+/// parallel, each writing its own rows; summed weight gradients are added in sample order, so
+/// the bits do not depend on the threads.
 fn conv_backward(
     input: &Act,
     w: &[f64],
@@ -920,49 +998,79 @@ fn conv_backward(
     let positions = dz.plane();
     let block = c_out * positions;
     let sample_dx = c_in * input.plane();
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = (0..input.n)
-        .into_par_iter()
-        .map(|i| {
+    let flipped = (want_dx && stride == 1).then(|| flipped_filters(w, c_in, c_out));
+    let mut dx = Act::zeros(if want_dx { rows } else { 0 }, c_in, input.h, input.w);
+    // per row, or per sample (summed in sample order below)
+    let mut dw = vec![0.0; if per_row { rows * len } else { input.n * len }];
+    let dw_chunks = dw.par_chunks_mut(if per_row { group * len } else { len });
+    let dx_chunks: Vec<&mut [f64]> = if want_dx {
+        dx.data.chunks_mut(group * sample_dx).collect()
+    } else {
+        (0..input.n).map(|_| Default::default()).collect()
+    };
+    dw_chunks
+        .zip(dx_chunks)
+        .enumerate()
+        .for_each(|(i, (dw, dx))| {
             let dzi = &dz.data[i * group * block..(i + 1) * group * block];
-            let mut dw = vec![0.0; if per_row { group * len } else { len }];
             with_patches(input, i, stride, |cols, _| {
                 let cols_t = Slab::new(cols, positions, q).t();
                 if per_row {
                     let dzm = Slab::new(dzi, positions, group * c_out);
-                    linalg::gemm_seq(&mut dw, q, group * c_out, cols_t, dzm, false);
+                    linalg::gemm_seq(dw, q, group * c_out, cols_t, dzm, false);
                 } else {
-                    for dzv in dzi.chunks(block) {
+                    for (r, dzv) in dzi.chunks(block).enumerate() {
                         let dzm = Slab::new(dzv, positions, c_out);
-                        linalg::gemm_seq(&mut dw, q, c_out, cols_t, dzm, true);
+                        linalg::gemm_seq(dw, q, c_out, cols_t, dzm, r > 0);
                     }
                 }
             });
-            let mut dx = vec![0.0; if want_dx { group * sample_dx } else { 0 }];
-            if want_dx {
-                let mut dcols = vec![0.0; positions * q];
-                let wt = Slab::new(w, q, c_out).t();
-                for (dzv, dxv) in dzi.chunks(block).zip(dx.chunks_mut(sample_dx)) {
-                    let dzm = Slab::new(dzv, positions, c_out);
-                    linalg::gemm_seq(&mut dcols, positions, q, dzm, wt, false);
-                    add_patches(dxv, (c_in, input.h, input.w), stride, &dcols);
+            if !want_dx {
+                return;
+            }
+            match &flipped {
+                Some(wf) => {
+                    let wf = Slab::new(wf, 9 * c_out, c_in);
+                    for (r, dxv) in dx.chunks_mut(sample_dx).enumerate() {
+                        with_patches(dz, i * group + r, 1, |cols, _| {
+                            let pm = Slab::new(cols, positions, 9 * c_out);
+                            linalg::gemm_seq(dxv, positions, c_in, pm, wf, false);
+                        });
+                    }
+                }
+                None => {
+                    let mut dcols = vec![0.0; positions * q];
+                    let wt = Slab::new(w, q, c_out).t();
+                    for (dzv, dxv) in dzi.chunks(block).zip(dx.chunks_mut(sample_dx)) {
+                        let dzm = Slab::new(dzv, positions, c_out);
+                        linalg::gemm_seq(&mut dcols, positions, q, dzm, wt, false);
+                        add_patches(dxv, (c_in, input.h, input.w), stride, &dcols);
+                    }
                 }
             }
-            (dw, dx)
-        })
-        .collect();
-    let mut dx = Act::zeros(if want_dx { rows } else { 0 }, c_in, input.h, input.w);
-    let mut dw = vec![0.0; if per_row { rows * len } else { len }];
-    for (i, (dwi, dxi)) in parts.into_iter().enumerate() {
-        if per_row {
-            dw[i * group * len..(i + 1) * group * len].copy_from_slice(&dwi);
-        } else {
-            dw.iter_mut().zip(&dwi).for_each(|(a, b)| *a += b);
-        }
-        if want_dx {
-            dx.data[i * group * sample_dx..(i + 1) * group * sample_dx].copy_from_slice(&dxi);
+        });
+    if per_row {
+        return (dx, dw);
+    }
+    let mut sum = vec![0.0; len];
+    for part in dw.chunks(len) {
+        sum.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    (dx, sum)
+}
+
+/// The filters of the transposed convolution at stride 1, as the column-major `9c_out × c_in`
+/// matrix [`conv_forward`] takes: entry `((o·3 + a)·3 + b, c)` is `w[o, c, 2−a, 2−b]`.
+fn flipped_filters(w: &[f64], c_in: usize, c_out: usize) -> Vec<f64> {
+    let mut out = vec![0.0; w.len()];
+    for c in 0..c_in {
+        for o in 0..c_out {
+            for ab in 0..9 {
+                out[(c * c_out + o) * 9 + ab] = w[(o * c_in + c) * 9 + (8 - ab)];
+            }
         }
     }
-    (dx, dw)
+    out
 }
 
 /// Batch norm per channel: `y = γ (z − μ)/s + β`, `s = √(var + ε)` with the biased variance
@@ -978,15 +1086,17 @@ fn bn_forward(
     let stats = match given {
         Some(s) => s.clone(),
         None => {
-            // channels in parallel; each channel's sums keep their order
+            // channels in parallel; each channel's sums in a fixed order ([`lane_sum`] per
+            // sample's plane, the planes added in sample order)
             let (mean, s): (Vec<f64>, Vec<f64>) = (0..c)
                 .into_par_iter()
                 .map(|ch| {
-                    let vals = (0..n).flat_map(|i| {
-                        z.data[(i * c + ch) * plane..(i * c + ch + 1) * plane].iter()
-                    });
-                    let mean = vals.clone().sum::<f64>() / count;
-                    let var = vals.map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+                    let planes = || (0..n).map(|i| &z.data[(i * c + ch) * plane..][..plane]);
+                    let mean = planes().map(|p| lane_sum(p, |v| v)).sum::<f64>() / count;
+                    let var = planes()
+                        .map(|p| lane_sum(p, |v| (v - mean) * (v - mean)))
+                        .sum::<f64>()
+                        / count;
                     (mean, (var + BN_EPS).sqrt())
                 })
                 .unzip();
@@ -1021,6 +1131,30 @@ fn bn_forward(
         s: stats.s.clone(),
     };
     (y, tape, stats)
+}
+
+/// `Σ f(x)` over `xs` in a fixed order that vectorises: eight running sums over the entries
+/// `≡ j (mod 8)`, added pairwise at the end, then the tail in order.
+fn lane_sum(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (a, &v) in acc.iter_mut().zip(chunk) {
+            *a += f(v);
+        }
+    }
+    let quads = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    let mut total = (quads[0] + quads[2]) + (quads[1] + quads[3]);
+    for &v in tail {
+        total += f(v);
+    }
+    total
 }
 
 /// Adjoint of [`bn_forward`] for V = `dy.n` cotangent rows on the tape's n samples (row v
@@ -1124,9 +1258,7 @@ fn relu_backward(d: &mut Act, out: &Act) {
     let apply = |(v, rows): (usize, &mut [f64])| {
         let mask = &out.data[(v / group) * block..(v / group + 1) * block];
         for (g, o) in rows.iter_mut().zip(mask) {
-            if *o <= 0.0 {
-                *g = 0.0;
-            }
+            *g = if *o > 0.0 { *g } else { 0.0 };
         }
     };
     if d.data.len() >= PAR_ELEMENTS {
@@ -1136,29 +1268,30 @@ fn relu_backward(d: &mut Act, out: &Act) {
     }
 }
 
-/// Option-A shortcut: identity, or `x[:, :, ::2, ::2]` with `(c_out − c_in)/2` zero channels in
-/// front and the rest behind when the shape changes.
-fn shortcut_forward(x: &Act, c_out: usize, stride: usize) -> Act {
-    if stride == 1 && c_out == x.c {
-        return x.clone();
+/// Adds the option-A shortcut of `x` to `y`: `x` itself, or `x[:, :, ::2, ::2]` with
+/// `(c_out − c_in)/2` zero channels in front and the rest behind when the shape changes.
+fn add_shortcut(y: &mut Act, x: &Act, stride: usize) {
+    if stride == 1 && y.c == x.c {
+        for (v, s) in y.data.iter_mut().zip(&x.data) {
+            *v += s;
+        }
+        return;
     }
-    let (ho, wo) = (out_size(x.h, stride), out_size(x.w, stride));
+    let (c_out, ho, wo) = (y.c, y.h, y.w);
     let front = (c_out - x.c) / 2;
-    let mut out = Act::zeros(x.n, c_out, ho, wo);
     for n in 0..x.n {
         for c in 0..x.c {
-            for y in 0..ho {
+            for yy in 0..ho {
                 for xx in 0..wo {
-                    out.data[((n * c_out + front + c) * ho + y) * wo + xx] =
-                        x.data[((n * x.c + c) * x.h + y * stride) * x.w + xx * stride];
+                    y.data[((n * c_out + front + c) * ho + yy) * wo + xx] +=
+                        x.data[((n * x.c + c) * x.h + yy * stride) * x.w + xx * stride];
                 }
             }
         }
     }
-    out
 }
 
-/// Adjoint of [`shortcut_forward`] (one cotangent row per row of `d`); `input` gives the
+/// Adjoint of [`add_shortcut`] (one cotangent row per row of `d`); `input` gives the
 /// spatial shape of the shortcut's input.
 fn shortcut_backward(d: &Act, c_in: usize, stride: usize, input: &Act) -> Act {
     if stride == 1 && c_in == d.c {
