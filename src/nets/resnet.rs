@@ -879,6 +879,13 @@ fn with_patches<R>(
         for ch in 0..input.c {
             let src =
                 &input.data[(sample * input.c + ch) * plane..(sample * input.c + ch + 1) * plane];
+            if stride == 1 {
+                for ab in 0..9 {
+                    let col = &mut cols[(ch * 9 + ab) * positions..][..positions];
+                    shifted_plane(col, src, (input.h, input.w), (ab / 3, ab % 3));
+                }
+                continue;
+            }
             for a in 0..3 {
                 let ys = valid(ho, input.h, stride, a);
                 for b in 0..3 {
@@ -908,6 +915,33 @@ fn with_patches<R>(
         }
         f(cols, positions)
     })
+}
+
+/// One patch column at stride 1: `dst[y·w + x] = src[(y + a − 1)·w + x + b − 1]`, zero outside
+/// the `h × w` image. In flat indices that is `dst[i] = src[i + (a − 1)·w + b − 1]`: one copy
+/// of the overlapping range, then the row (a ≠ 1) and the column (b ≠ 1) that fall outside the
+/// image, which the flat copy fills from the neighbouring row, are set to zero.
+fn shifted_plane(dst: &mut [f64], src: &[f64], (h, w): (usize, usize), (a, b): (usize, usize)) {
+    let len = h * w;
+    let off = (a * w + b) as isize - (w + 1) as isize;
+    let lo = (-off).clamp(0, len as isize) as usize;
+    let hi = (len as isize - off).clamp(lo as isize, len as isize) as usize;
+    dst[..lo].fill(0.0);
+    dst[hi..].fill(0.0);
+    if hi > lo {
+        let from = (lo as isize + off) as usize;
+        dst[lo..hi].copy_from_slice(&src[from..from + hi - lo]);
+    }
+    match a {
+        0 => dst[..w].fill(0.0),
+        2 => dst[len - w..].fill(0.0),
+        _ => {}
+    }
+    match b {
+        0 => dst.iter_mut().step_by(w).for_each(|v| *v = 0.0),
+        2 => dst[w - 1..].iter_mut().step_by(w).for_each(|v| *v = 0.0),
+        _ => {}
+    }
 }
 
 /// Adjoint of [`with_patches`]: adds the patch cotangents (`P × 9c`) onto one sample's input
@@ -1137,11 +1171,10 @@ fn bn_forward(
 /// `≡ j (mod 8)`, added pairwise at the end, then the tail in order.
 fn lane_sum(xs: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     let mut acc = [0.0; 8];
-    let chunks = xs.chunks_exact(8);
-    let tail = chunks.remainder();
+    let (chunks, tail) = xs.as_chunks::<8>();
     for chunk in chunks {
-        for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a += f(v);
+        for l in 0..8 {
+            acc[l] += f(chunk[l]);
         }
     }
     let quads = [
@@ -1411,7 +1444,13 @@ mod tests {
     #[test]
     fn gemm_convolution_equals_the_direct_loops() {
         // odd and even sides, stride 1 and 2, one and several input channels
-        for (n, c_in, c_out, side, stride) in [(2, 1, 4, 7, 1), (3, 4, 8, 8, 2), (1, 3, 2, 5, 2)] {
+        for (n, c_in, c_out, side, stride) in [
+            (2, 1, 4, 7, 1),
+            (3, 4, 8, 8, 2),
+            (1, 3, 2, 5, 2),
+            (2, 3, 2, 1, 1),
+            (1, 2, 3, 2, 1),
+        ] {
             let input = random_act(n, c_in, side, side + 1, "input");
             let w = random_act(1, c_out, c_in, 9, "w").data;
             let got = conv_forward(&input, &w, c_out, stride);
