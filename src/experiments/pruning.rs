@@ -79,7 +79,8 @@ impl Definition for Pruning {
         // halves). The convolutions run as GEMMs (about 14 Gflop/s per core measured for
         // these small shapes with their im2col copies and batch norm, training and Jacobian
         // alike, against 1.5 Gflop/s for the scalar loops `seconds_for` assumes). With the
-        // embedded MNIST (1×28×28, not 3×32×32) a point costs about 0.75 of this. Per point: SGD (forward + backward ≈ 3 passes per sample and epoch), and
+        // embedded MNIST (1×28×28, not 3×32×32) a point costs about 0.75 of this. Per
+        // point: SGD (forward + backward ≈ 3 passes per sample and epoch), and
         // per checkpoint the Jacobian (k cotangent rows per sample: ≈ 2k passes, each entry
         // once, plus one forward pass per slice when J does not fit in memory), the Gram
         // matrix of the kept parameters ((nk)²·p_kept flops at ≈ 55 Gflop/s per core) and one

@@ -586,14 +586,14 @@ impl ResNet {
             dh = dsc;
         }
         if !seg.stem {
-            grad.finish();
+            grad.finish(&self.tensors);
             return Some(dh);
         }
         relu_backward(&mut dh, &tape.stem_out);
         let dz = self.bn_backward_into(&mut grad, &tape.stem_bn, self.stem_bn, &dh, coupled);
         let (_, dw) = conv_backward(&tape.input, self.t(self.stem), &dz, 1, false, per_row);
         grad.put(&self.tensors[self.stem], &dw);
-        grad.finish();
+        grad.finish(&self.tensors);
         None
     }
 
@@ -769,7 +769,8 @@ struct Grads<'a> {
     rows: usize,
     per_row: bool,
     data: &'a mut [f64],
-    written: usize,
+    /// Offsets of the tensors written so far.
+    written: Vec<usize>,
 }
 
 impl<'a> Grads<'a> {
@@ -791,7 +792,7 @@ impl<'a> Grads<'a> {
             rows,
             per_row,
             data,
-            written: 0,
+            written: Vec::new(),
         }
     }
 
@@ -815,7 +816,7 @@ impl<'a> Grads<'a> {
                 dst.iter_mut().zip(chunk).for_each(|(a, b)| *a += b);
             }
         }
-        self.written += len;
+        self.mark(t);
     }
 
     /// Clears tensor `t`'s gradient in every row, for a caller that accumulates into it.
@@ -823,15 +824,27 @@ impl<'a> Grads<'a> {
         for v in 0..if self.per_row { self.rows } else { 1 } {
             self.row(v, t).fill(0.0);
         }
-        self.written += t.len();
+        self.mark(t);
     }
 
-    /// Checks that every parameter of the range was written exactly once.
-    fn finish(self) {
-        assert_eq!(
-            self.written, self.p,
-            "every parameter's gradient written once"
+    /// Records that tensor `t` was written; writing one twice is a bug.
+    fn mark(&mut self, t: &TensorInfo) {
+        assert!(
+            !self.written.contains(&t.offset),
+            "a tensor's gradient written twice"
         );
+        self.written.push(t.offset);
+    }
+
+    /// Checks that every parameter of the range was written exactly once: distinct tensors
+    /// (of the range, which they tile) whose lengths add up to the range's.
+    fn finish(self, tensors: &[TensorInfo]) {
+        let total: usize = tensors
+            .iter()
+            .filter(|t| self.written.contains(&t.offset))
+            .map(|t| t.len())
+            .sum();
+        assert_eq!(total, self.p, "every parameter's gradient written once");
     }
 
     /// Tensor `t`'s slice of row `v`'s gradient (of the sum when not per row).
