@@ -246,12 +246,10 @@ pub fn matching(s: &Stored) -> Match {
             let hidden = extra.map(|l| l + 1).or(s.int("hidden_layers"));
             let beta = match s.get("beta") {
                 Some("1/sqrt(2)") => Some(0.5f64.sqrt()),
-                // the stored code sets 20 (κ ≈ 1.2–1.5 at these sizes); the printed label says
-                // "scaling 1/√L" and the commented-out line sets 1/√(L + 2) for L extra hidden
-                // layers: that one (docs/METHODS.md §6.2)
-                Some(b) if b.starts_with("ambiguous") => {
-                    extra.map(|l| 1.0 / ((l + 2) as f64).sqrt())
-                }
+                // the saved cell sets 20; the printed means are those of the commented-out
+                // line's 1/√(L + 2) for L extra hidden layers, reproduced exactly by
+                // contrib/authors-check/residual_depth.py (docs/METHODS.md §6.2)
+                Some("1/sqrt(L+2)") => extra.map(|l| 1.0 / ((l + 2) as f64).sqrt()),
                 _ => None,
             };
             let (Some(d), Some(k), Some(m), Some(h), Some(beta)) = (d, k, m, hidden, beta) else {
