@@ -1,8 +1,9 @@
 //! Speed of the spectrum engine, always as ratios against a baseline in the same run:
-//! - `eigensolve/{gncond,faer-sequential,nalgebra-eigenvalues}/n`: the symmetric eigensolve
-//!   behind every route (linalg.rs: faer, eigenvalues only, split into a fixed number of parts
-//!   on all cores) against the same solver in one part and nalgebra's eigenvalues-only solver
-//!   (n ≤ 2000);
+//! - `eigensolve/{gncond,faer,faer-sequential,nalgebra-eigenvalues}/n`: the symmetric
+//!   eigensolve behind every route (`symeig`: dense → band by blocked Householder products, band
+//!   → tridiagonal by rotations, implicit QL; its products split into a fixed number of parts
+//!   on all cores) against the solver it replaced (faer's, eigenvalues only, with the same
+//!   split), faer's in one part, and nalgebra's eigenvalues-only solver (n ≤ 2000);
 //! - `deep-linear/kronecker/m`: κ of a deep linear net (d = 49, k = 10, h = 10) by the
 //!   Kronecker route at growing width (its cost grows like m², not m³), against
 //!   `deep-linear/explicit-jacobian/m`, which builds J and eigensolves J Jᵀ (n = 10);
@@ -43,6 +44,33 @@ fn spd(n: usize) -> DMatrix<f64> {
     a.transpose() * a
 }
 
+/// faer's eigenvalues-only solver split into `linalg::PAR_WAYS` parts, as linalg.rs called it
+/// before the two-stage solver.
+fn faer_split(a: &DMatrix<f64>) -> Vec<f64> {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::evd;
+    let n = a.nrows();
+    let par = linalg::par_for(n);
+    let no = evd::ComputeEigenvectors::No;
+    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
+        n,
+        no,
+        par,
+        Default::default(),
+    ));
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    evd::self_adjoint_evd(
+        faer::MatRef::from_column_major_slice(a.as_slice(), n, n),
+        s.as_mut(),
+        None,
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .unwrap();
+    s.column_vector().iter().copied().collect()
+}
+
 fn eigensolve(c: &mut Criterion) {
     let mut g = c.benchmark_group("eigensolve");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
@@ -54,6 +82,10 @@ fn eigensolve(c: &mut Criterion) {
         // what every route calls: split into linalg::PAR_WAYS parts on all cores
         g.bench_with_input(BenchmarkId::new("gncond", n), &a, |b, a| {
             b.iter(|| linalg::sym_eigenvalues(black_box(a)).unwrap())
+        });
+        // the solver it replaced, with the same split
+        g.bench_with_input(BenchmarkId::new("faer", n), &a, |b, a| {
+            b.iter(|| faer_split(black_box(a)))
         });
         // the same solver in one part on one core
         g.bench_with_input(BenchmarkId::new("faer-sequential", n), &a, |b, a| {

@@ -42,6 +42,7 @@ pub mod report;
 pub mod runner;
 pub mod seed;
 pub mod shard;
+pub mod symeig;
 pub mod table;
 pub mod train;
 pub mod verify;

@@ -1,5 +1,6 @@
-//! The one door to dense kernels. Matrices cross the crate in nalgebra; products, eigensolves,
-//! SVDs and QR run in faer.
+//! The one door to dense kernels. Matrices cross the crate in nalgebra; products, SVDs, QR and
+//! small symmetric eigensolves run in faer, large symmetric eigensolves in our two-stage solver
+//! (`symeig`, on faer's products).
 //!
 //! Parallelism: a kernel on a matrix of order at least [`PAR_MIN_ORDER`] runs split into
 //! [`PAR_WAYS`] parts on the current rayon pool, smaller ones sequentially. faer partitions
@@ -24,7 +25,7 @@ pub const PAR_WAYS: usize = 8;
 pub const PAR_MIN_ORDER: usize = 192;
 
 /// The parallelism for a kernel whose largest dimension is `order`.
-fn par_for(order: usize) -> Par {
+pub fn par_for(order: usize) -> Par {
     if order >= PAR_MIN_ORDER {
         Par::rayon(PAR_WAYS)
     } else {
@@ -187,11 +188,23 @@ fn gram_of(a: MatRef<'_, f64>) -> DMatrix<f64> {
     c
 }
 
-/// Eigenvalues of a symmetric matrix in increasing order (only the lower triangle is read).
+/// Matrix order from which symmetric eigenvalues take the two-stage solver of
+/// [`crate::symeig`]; below it faer's solver is faster (its band stage's products are too
+/// small to pay off; `cargo bench --bench spectrum -- eigensolve`).
+pub const TWO_STAGE_MIN_ORDER: usize = 1400;
+
+/// Eigenvalues of a symmetric matrix in increasing order (only the lower triangle is read):
+/// faer's solver below [`TWO_STAGE_MIN_ORDER`], the two-stage reduction of [`crate::symeig`]
+/// from it on; either way with the fixed split of every kernel here, so the bits are a
+/// function of the matrix alone.
 pub fn sym_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
     check_finite(a, "symmetric eigensolve")?;
     let n = a.nrows();
     assert_eq!(n, a.ncols(), "symmetric eigensolve: square matrix");
+    if n >= TWO_STAGE_MIN_ORDER {
+        let mut work = a.as_slice().to_vec();
+        return crate::symeig::eigenvalues(&mut work, n, par_for);
+    }
     let par = par_for(n);
     let no = evd::ComputeEigenvectors::No;
     let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(

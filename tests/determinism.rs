@@ -56,6 +56,24 @@ fn kernels_give_the_same_bits_on_one_two_and_three_threads() {
     }
 }
 
+/// The two-stage eigensolver (orders from `linalg::TWO_STAGE_MIN_ORDER`) runs its products
+/// split like every kernel: the same bits on 1, 2 and 3 threads.
+#[test]
+fn large_eigensolves_give_the_same_bits_on_one_two_and_three_threads() {
+    let n = linalg::TWO_STAGE_MIN_ORDER;
+    let g = linalg::gram_rows(&gaussian(n, n - 100, "large"));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        bits(&pool.install(|| linalg::sym_eigenvalues(&g).unwrap()))
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
 #[test]
 fn split_kernels_agree_with_the_plain_product() {
     let n = 2 * linalg::PAR_MIN_ORDER;
