@@ -44,33 +44,6 @@ fn spd(n: usize) -> DMatrix<f64> {
     a.transpose() * a
 }
 
-/// faer's eigenvalues-only solver split into `linalg::PAR_WAYS` parts, as linalg.rs called it
-/// before the two-stage solver.
-fn faer_split(a: &DMatrix<f64>) -> Vec<f64> {
-    use faer::dyn_stack::{MemBuffer, MemStack};
-    use faer::linalg::evd;
-    let n = a.nrows();
-    let par = linalg::par_for(n);
-    let no = evd::ComputeEigenvectors::No;
-    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
-        n,
-        no,
-        par,
-        Default::default(),
-    ));
-    let mut s = faer::diag::Diag::<f64>::zeros(n);
-    evd::self_adjoint_evd(
-        faer::MatRef::from_column_major_slice(a.as_slice(), n, n),
-        s.as_mut(),
-        None,
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .unwrap();
-    s.column_vector().iter().copied().collect()
-}
-
 fn eigensolve(c: &mut Criterion) {
     let mut g = c.benchmark_group("eigensolve");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
@@ -85,7 +58,7 @@ fn eigensolve(c: &mut Criterion) {
         });
         // the solver it replaced, with the same split
         g.bench_with_input(BenchmarkId::new("faer", n), &a, |b, a| {
-            b.iter(|| faer_split(black_box(a)))
+            b.iter(|| linalg::faer_sym_eigenvalues(black_box(a)).unwrap())
         });
         // the same solver in one part on one core
         g.bench_with_input(BenchmarkId::new("faer-sequential", n), &a, |b, a| {

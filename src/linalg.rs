@@ -205,6 +205,14 @@ pub fn sym_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
         let mut work = a.as_slice().to_vec();
         return crate::symeig::eigenvalues(&mut work, n, par_for);
     }
+    faer_sym_eigenvalues(a)
+}
+
+/// faer's symmetric eigenvalues (increasing; lower triangle read), split as every kernel here:
+/// the route below [`TWO_STAGE_MIN_ORDER`], and the reference the two-stage solver is tested
+/// and benchmarked against.
+pub fn faer_sym_eigenvalues(a: &DMatrix<f64>) -> Result<Vec<f64>> {
+    let n = a.nrows();
     let par = par_for(n);
     let no = evd::ComputeEigenvectors::No;
     let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(

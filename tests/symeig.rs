@@ -1,9 +1,7 @@
 //! The two-stage symmetric eigensolver (`symeig`) against faer's and nalgebra's eigensolvers
 //! (the reference kernels it replaces), and each stage against what it must preserve.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::evd;
-use faer::{MatRef, Par};
+use faer::Par;
 use gncond::seed::point_rng;
 use gncond::symeig::{self, Band};
 use nalgebra::DMatrix;
@@ -28,27 +26,9 @@ fn gram(n: usize, r: usize, seed: u64) -> DMatrix<f64> {
     &j * j.transpose()
 }
 
-/// faer's eigenvalues (increasing), one part.
+/// faer's eigenvalues (increasing), the reference.
 fn faer_eigenvalues(a: &DMatrix<f64>) -> Vec<f64> {
-    let n = a.nrows();
-    let no = evd::ComputeEigenvectors::No;
-    let mut mem = MemBuffer::new(evd::self_adjoint_evd_scratch::<f64>(
-        n,
-        no,
-        Par::Seq,
-        Default::default(),
-    ));
-    let mut s = faer::diag::Diag::<f64>::zeros(n);
-    evd::self_adjoint_evd(
-        MatRef::from_column_major_slice(a.as_slice(), n, n),
-        s.as_mut(),
-        None,
-        Par::Seq,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .unwrap();
-    s.column_vector().iter().copied().collect()
+    gncond::linalg::faer_sym_eigenvalues(a).unwrap()
 }
 
 fn ours(a: &DMatrix<f64>) -> Vec<f64> {

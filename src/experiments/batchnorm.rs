@@ -49,9 +49,10 @@ impl Definition for BatchNorm {
             points
                 .iter()
                 .map(|p| {
+                    // the smaller Gram matrix of J (nk × p) and its eigensolve
                     let pn = param::<f64>(p, "width") * (d + 2.0 + K as f64);
-                    let small = pn.min(nk);
-                    0.1 * (nk * pn * small + 10.0 * small.powi(3))
+                    let (small, large) = (pn.min(nk), pn.max(nk));
+                    kit::gram_work(small as usize, large) + kit::eigen_work(small as usize)
                 })
                 .sum(),
         )

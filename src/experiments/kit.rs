@@ -737,12 +737,12 @@ pub fn relu_point(
 
 /// Seconds of the two-layer ReLU points: the nk×nk Gram matrix (`(nk)² m`) and its eigensolve,
 /// `scale` of them per point in the units of [`seconds_for`].
-pub fn relu_seconds(n: usize, points: &[Point], scale: f64) -> f64 {
-    let nk = (n * K) as f64;
+pub fn relu_seconds(n: usize, points: &[Point], spectra: f64) -> f64 {
+    let nk = n * K;
     seconds_for(
         points
             .iter()
-            .map(|p| scale * (nk * nk * param::<f64>(p, "width") + 10.0 * nk.powi(3)))
+            .map(|p| spectra * (gram_work(nk, param::<f64>(p, "width")) + eigen_work(nk)))
             .sum(),
     )
 }
@@ -764,6 +764,28 @@ pub fn alpha_title(alpha: &str) -> String {
 /// Rough flops of one deep linear point: the partial products cost h m² (d + k).
 pub fn linear_work(m: usize, h: usize) -> f64 {
     (h as f64) * (m * m) as f64 * 60.0 + 2e6
+}
+
+/// The work (in the units of [`seconds_for`]) of a Gram matrix `M Mᵀ` with `rows` rows and
+/// inner dimension `inner`: `rows² · inner` flops as a triangular product at ≈ 50 Gflop/s per
+/// core.
+pub fn gram_work(rows: usize, inner: f64) -> f64 {
+    (rows * rows) as f64 * inner * 1.5 / 50.0
+}
+
+/// The work (in the units of [`seconds_for`]) of the eigenvalues of a symmetric matrix of
+/// order `order`: `4/3 order³` flops at ≈ 18 Gflop/s per core in the two-stage solver
+/// (`linalg::TWO_STAGE_MIN_ORDER` on), ≈ 8 below it (faer's). Measured with `--jobs 1` on
+/// single paper-size points: ReLU n = 500, m = 2000 (order 5000) 11.9 s, n ≤ d with n = 300
+/// (two spectra of order 3000) 6.0 s, batch norm n = 1000, m = 512 (order 10 000) 134 s;
+/// these formulas give 11.3, 5.7 and 137.
+pub fn eigen_work(order: usize) -> f64 {
+    let rate = if order >= crate::linalg::TWO_STAGE_MIN_ORDER {
+        18.0
+    } else {
+        8.0
+    };
+    4.0 / 3.0 * (order as f64).powi(3) * 1.5 / rate
 }
 
 /// Seconds on one core for a flop count (≈1.5 Gflop/s measured here), plus a second of

@@ -84,8 +84,9 @@ impl Definition for Pruning {
         // per checkpoint the Jacobian (k cotangent rows per sample: ≈ 2k passes, each entry
         // once, plus one forward pass per slice when J does not fit in memory), the Gram
         // matrix of the kept parameters ((nk)²·p_kept flops at ≈ 55 Gflop/s per core) and one
-        // eigensolve of order min(nk, p_kept) (≈ (4/3)·order³ flops at ≈ 9 Gflop/s per core).
-        // Calibrated on a paper-size checkpoint (n = 1000, fraction 0.2: 610 core-seconds).
+        // eigensolve of order min(nk, p_kept) (`kit::eigen_work`).
+        // Calibrated on a paper-size checkpoint (n = 1000, fraction 0.2: 610 core-seconds with
+        // faer's eigensolver, of which ≈ 150 the eigensolve of order 10 000; ≈ 75 now).
         let side = 32usize.div_ceil(c.downsample) as f64;
         let (w, b) = (c.base_width as f64, c.blocks_per_stage as f64);
         let conv = 2.0 * 9.0 * w * w * side * side * 6.0 * b + 2.0 * 27.0 * w * side * side;
@@ -105,7 +106,7 @@ impl Definition for Pruning {
                 let slices = (nk * kept * 8.0 / JACOBIAN_BUDGET as f64).ceil().max(1.0);
                 let jacobian = gemm * (nk * 2.0 * conv + c.n as f64 * conv * slices);
                 let gram = nk * nk * kept * 1.5e9 / 55e9;
-                let eigen = 4.0 / 3.0 * nk.min(kept).powi(3) * 1.5e9 / 9e9;
+                let eigen = kit::eigen_work(nk.min(kept) as usize);
                 training + c.checkpoints.len() as f64 * (jacobian + gram + eigen)
             })
             .sum();

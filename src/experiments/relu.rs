@@ -37,7 +37,7 @@ impl Definition for Relu {
     }
 
     fn seconds(c: &Config, points: &[Point]) -> f64 {
-        kit::relu_seconds(c.n, points, 0.1)
+        kit::relu_seconds(c.n, points, 1.0)
     }
 
     fn run(c: &Config, job: &Job) -> Result<Vec<Row>> {
