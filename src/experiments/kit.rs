@@ -736,7 +736,7 @@ pub fn relu_point(
 }
 
 /// Seconds of the two-layer ReLU points: the nk×nk Gram matrix (`(nk)² m`) and its eigensolve,
-/// `scale` of them per point in the units of [`seconds_for`].
+/// `spectra` of them per point.
 pub fn relu_seconds(n: usize, points: &[Point], spectra: f64) -> f64 {
     let nk = n * K;
     seconds_for(

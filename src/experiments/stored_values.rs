@@ -386,8 +386,10 @@ impl Definition for StoredValues {
          configuration, or say precisely which part of it we cannot match. Random draws cannot \
          be reproduced (another generator), so a stored single draw is compared with the \
          distribution of ours, and a stored mean over R initialisations with our mean over N, \
-         within three standard errors; formulas of the sizes alone must agree exactly. \
-         Configurations the authors ran on CIFAR-10 are matched through the invariance of \
+         within three standard errors; formulas of the sizes alone must agree exactly. Where \
+         their configuration was unclear, replaying their seeded torch draws outside gncond \
+         found it (`contrib/authors-check/`, docs/METHODS.md §6.2). Configurations the authors \
+         ran on CIFAR-10 are matched through the invariance of \
          whitened inputs (docs/METHODS.md §3). The figure puts every matched stored number \
          against ours.";
 
