@@ -209,27 +209,71 @@ pub fn latex_inline(text: &str) -> String {
     out
 }
 
-/// A summary table as a LaTeX `tabular` (booktabs rules), every cell escaped.
+/// Rows from which a summary table is set as a `longtable` with wrapped columns (it breaks
+/// across pages and keeps its font size) instead of a `tabular` scaled to the line width.
+pub const LONG_TABLE_ROWS: usize = 40;
+
+/// A summary table in LaTeX (booktabs rules), every cell escaped: a `tabular` (the report
+/// scales it down to the line width if needed) or, from [`LONG_TABLE_ROWS`] rows on, a
+/// footnote-size `longtable` whose columns wrap, each as wide as its longest cell asks (at most
+/// 60 characters' worth), together 84 % of the line, and whose header repeats on every page.
 pub fn latex_table(t: &SummaryTable) -> String {
-    let cols = "l".repeat(t.header.len().max(1));
-    let row = |cells: &[String]| {
-        cells
-            .iter()
-            .map(|c| latex_escape(c))
-            .collect::<Vec<_>>()
-            .join(" & ")
-            + " \\\\\n"
+    let long = t.rows.len() >= LONG_TABLE_ROWS;
+    let ncols = t.header.len().max(1);
+    let cols = if long {
+        let want: Vec<f64> = (0..ncols)
+            .map(|j| {
+                std::iter::once(&t.header)
+                    .chain(&t.rows)
+                    .filter_map(|r| r.get(j))
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(1)
+                    .clamp(4, 60) as f64
+            })
+            .collect();
+        let total: f64 = want.iter().sum();
+        want.iter()
+            .map(|w| {
+                format!(
+                    ">{{\\raggedright\\arraybackslash}}p{{{:.3}\\linewidth}}",
+                    0.84 * w / total
+                )
+            })
+            .collect::<String>()
+    } else {
+        "l".repeat(ncols)
     };
-    let mut s = format!(
-        "% {}\n\\begin{{tabular}}{{{cols}}}\n\\toprule\n",
-        latex_escape(&t.caption)
-    );
+    // in wrapped columns a line may also break after `,`, `;` and `=` (configurations)
+    let cell = |c: &String| {
+        let e = latex_escape(c);
+        if long {
+            e.replace(',', ",\\allowbreak{}")
+                .replace(';', ";\\allowbreak{}")
+                .replace('=', "=\\allowbreak{}")
+        } else {
+            e
+        }
+    };
+    let row = |cells: &[String]| cells.iter().map(cell).collect::<Vec<_>>().join(" & ") + " \\\\\n";
+    let env = if long { "longtable" } else { "tabular" };
+    let mut s = format!("% {}\n", latex_escape(&t.caption));
+    if long {
+        s.push_str("{\\footnotesize\n");
+    }
+    s.push_str(&format!("\\begin{{{env}}}{{{cols}}}\n\\toprule\n"));
     s.push_str(&row(&t.header));
     s.push_str("\\midrule\n");
+    if long {
+        s.push_str("\\endhead\n");
+    }
     for r in &t.rows {
         s.push_str(&row(r));
     }
-    s.push_str("\\bottomrule\n\\end{tabular}\n");
+    s.push_str(&format!("\\bottomrule\n\\end{{{env}}}\n"));
+    if long {
+        s.push_str("}\n");
+    }
     s
 }
 
@@ -244,6 +288,8 @@ struct ExperimentView {
     csv: String,
     /// The summary table as LaTeX (already escaped).
     summary_tex: String,
+    /// True when `summary_tex` is a `longtable` (set as is, not scaled).
+    summary_long: bool,
     profile: String,
     profile_source: String,
     master_seed: u64,
@@ -319,6 +365,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
             png: format!("../{}", manifest::png_path(exp.id())),
             csv: format!("../{}", manifest::csv_path(exp.id())),
             summary_tex: String::new(),
+            summary_long: false,
             profile: entry.profile.clone(),
             profile_source: entry.profile_source.clone(),
             master_seed: entry.master_seed,
@@ -367,6 +414,7 @@ pub fn render(out: &Path) -> Result<PathBuf> {
     let claims_tally = Tally::of(views.iter().flat_map(|v| &v.claims)).to_string();
     for v in &mut views {
         v.summary_tex = latex_table(&v.summary);
+        v.summary_long = v.summary.rows.len() >= LONG_TABLE_ROWS;
     }
     let view = ReportView {
         version: VERSION.into(),

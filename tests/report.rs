@@ -7,6 +7,7 @@ use gncond::experiment::SummaryTable;
 use gncond::format::{sig, sig_digits};
 use gncond::report::{
     breakable_id, latex_escape, latex_inline, latex_table, render, render_latex_template,
+    LONG_TABLE_ROWS,
 };
 use std::path::Path;
 use std::process::Command;
@@ -155,4 +156,25 @@ fn claim_ids_may_break_after_slashes_and_hyphens_and_stay_escaped() {
         tex,
         r"\texttt{pruning/\allowbreak{}first-\allowbreak{}fraction}"
     );
+}
+
+/// A tall summary table is set as a footnote-size `longtable` with wrapped columns, its header
+/// repeated on every page and breaks allowed in configurations; a short one stays a `tabular`.
+#[test]
+fn tall_summary_tables_become_longtables_with_wrapped_columns() {
+    let rows = |n: usize| {
+        (0..n)
+            .map(|i| vec![format!("d={i};k=5"), "x".repeat(70)])
+            .collect::<Vec<_>>()
+    };
+    let tall = latex_table(&SummaryTable::new(
+        "c",
+        &["config", "note"],
+        rows(LONG_TABLE_ROWS),
+    ));
+    assert!(tall.contains("\\begin{longtable}") && tall.contains("\\endhead"));
+    assert!(tall.contains("p{0.099\\linewidth}") && tall.contains("p{0.741\\linewidth}"));
+    assert!(tall.contains("d=\\allowbreak{}0;\\allowbreak{}k=\\allowbreak{}5"));
+    let short = latex_table(&SummaryTable::new("c", &["config", "note"], rows(3)));
+    assert!(short.contains("\\begin{tabular}{ll}") && !short.contains("allowbreak"));
 }
