@@ -150,7 +150,6 @@ struct Block {
     bn1: (usize, usize),
     conv2: usize,
     bn2: (usize, usize),
-    c_in: usize,
     c_out: usize,
     stride: usize,
 }
@@ -292,7 +291,6 @@ impl ResNet {
                     bn1,
                     conv2,
                     bn2,
-                    c_in,
                     c_out,
                     stride,
                 });
@@ -576,14 +574,12 @@ impl ResNet {
             grad.put(&self.tensors[b.conv2], &dw2);
             relu_backward(&mut dmid, &bt.mid);
             let dz1 = self.bn_backward_into(&mut grad, &bt.bn1, b.bn1, &dmid, coupled);
-            let (dx, dw1) = conv_backward(input, self.t(b.conv1), &dz1, b.stride, true, per_row);
+            let (mut dx, dw1) =
+                conv_backward(input, self.t(b.conv1), &dz1, b.stride, true, per_row);
             grad.put(&self.tensors[b.conv1], &dw1);
             // shortcut
-            let mut dsc = shortcut_backward(&dh, b.c_in, b.stride, input);
-            for (v, s) in dsc.data.iter_mut().zip(&dx.data) {
-                *v += s;
-            }
-            dh = dsc;
+            add_shortcut_backward(&mut dx, &dh, b.stride);
+            dh = dx;
         }
         if !seg.stem {
             grad.finish(&self.tensors);
@@ -1099,12 +1095,21 @@ fn conv_backward(
     if per_row {
         return (dx, dw);
     }
+    // parameter ranges in parallel, each entry summed over the samples in order
     let mut sum = vec![0.0; len];
-    for part in dw.chunks(len) {
-        sum.iter_mut().zip(part).for_each(|(a, b)| *a += b);
-    }
+    sum.par_chunks_mut(SUM_CHUNK)
+        .enumerate()
+        .for_each(|(j, s)| {
+            for part in dw.chunks(len) {
+                let part = &part[j * SUM_CHUNK..][..s.len()];
+                s.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+            }
+        });
     (dx, sum)
 }
+
+/// Entries per parallel task when the per-sample weight gradients are summed.
+const SUM_CHUNK: usize = 1 << 11;
 
 /// The filters of the transposed convolution at stride 1, as the column-major `9c_out × c_in`
 /// matrix [`conv_forward`] takes: entry `((o·3 + a)·3 + b, c)` is `w[o, c, 2−a, 2−b]`.
@@ -1316,46 +1321,73 @@ fn relu_backward(d: &mut Act, out: &Act) {
 
 /// Adds the option-A shortcut of `x` to `y`: `x` itself, or `x[:, :, ::2, ::2]` with
 /// `(c_out − c_in)/2` zero channels in front and the rest behind when the shape changes.
+/// Samples in parallel when large, each entry computed as in one pass.
 fn add_shortcut(y: &mut Act, x: &Act, stride: usize) {
-    if stride == 1 && y.c == x.c {
-        for (v, s) in y.data.iter_mut().zip(&x.data) {
-            *v += s;
-        }
-        return;
-    }
     let (c_out, ho, wo) = (y.c, y.h, y.w);
     let front = (c_out - x.c) / 2;
-    for n in 0..x.n {
+    let x_sample = x.c * x.plane();
+    let identity = stride == 1 && c_out == x.c;
+    let add = |(i, ys): (usize, &mut [f64])| {
+        let xs = &x.data[i * x_sample..(i + 1) * x_sample];
+        if identity {
+            ys.iter_mut().zip(xs).for_each(|(v, s)| *v += s);
+            return;
+        }
         for c in 0..x.c {
             for yy in 0..ho {
-                for xx in 0..wo {
-                    y.data[((n * c_out + front + c) * ho + yy) * wo + xx] +=
-                        x.data[((n * x.c + c) * x.h + yy * stride) * x.w + xx * stride];
+                let row = &mut ys[((front + c) * ho + yy) * wo..][..wo];
+                let src = &xs[(c * x.h + yy * stride) * x.w..];
+                for (xx, v) in row.iter_mut().enumerate() {
+                    *v += src[xx * stride];
                 }
             }
         }
+    };
+    let sample = c_out * ho * wo;
+    if y.data.len() >= PAR_ELEMENTS {
+        y.data.par_chunks_mut(sample).enumerate().for_each(add);
+    } else {
+        y.data.chunks_mut(sample).enumerate().for_each(add);
     }
 }
 
-/// Adjoint of [`add_shortcut`] (one cotangent row per row of `d`); `input` gives the
-/// spatial shape of the shortcut's input.
-fn shortcut_backward(d: &Act, c_in: usize, stride: usize, input: &Act) -> Act {
-    if stride == 1 && c_in == d.c {
-        return d.clone();
-    }
+/// Adds the adjoint of [`add_shortcut`] of `d` onto `dx` (one cotangent row per row of
+/// both): `dx ← dx + s` with `s` the shortcut's cotangent (`d` itself, or `d`'s middle
+/// channels at the even positions and 0 elsewhere), every entry, zeros included, so that
+/// signed zeros come out as the sum of the two whole tensors gives them. Rows in parallel
+/// when large.
+fn add_shortcut_backward(dx: &mut Act, d: &Act, stride: usize) {
+    let (c_in, h, w) = (dx.c, dx.h, dx.w);
     let front = (d.c - c_in) / 2;
-    let mut dx = Act::zeros(d.n, c_in, input.h, input.w);
-    for n in 0..d.n {
+    let identity = stride == 1 && c_in == d.c;
+    let d_row = d.c * d.plane();
+    let add = |(v, xs): (usize, &mut [f64])| {
+        let ds = &d.data[v * d_row..(v + 1) * d_row];
+        if identity {
+            xs.iter_mut().zip(ds).for_each(|(x, s)| *x += s);
+            return;
+        }
         for c in 0..c_in {
-            for y in 0..d.h {
-                for xx in 0..d.w {
-                    dx.data[((n * c_in + c) * input.h + y * stride) * input.w + xx * stride] =
-                        d.data[((n * d.c + front + c) * d.h + y) * d.w + xx];
+            for iy in 0..h {
+                let row = &mut xs[(c * h + iy) * w..][..w];
+                let (y, on_row) = (iy / stride, iy % stride == 0 && iy / stride < d.h);
+                for (ix, x) in row.iter_mut().enumerate() {
+                    let s = if on_row && ix % stride == 0 && ix / stride < d.w {
+                        ds[((front + c) * d.h + y) * d.w + ix / stride]
+                    } else {
+                        0.0
+                    };
+                    *x += s;
                 }
             }
         }
+    };
+    let row = c_in * h * w;
+    if dx.data.len() >= PAR_ELEMENTS {
+        dx.data.par_chunks_mut(row).enumerate().for_each(add);
+    } else {
+        dx.data.chunks_mut(row).enumerate().for_each(add);
     }
-    dx
 }
 
 #[cfg(test)]
