@@ -316,8 +316,9 @@ pub fn resnet_frozen(
     } else {
         let mut g = DMatrix::zeros(n * k, n * k);
         let segments = net.segments(mask, max_bytes / (n * k * 8));
-        net.jacobian_frozen_t_segments(x, stats, mask, &segments, |_, jt| {
-            g += linalg::gram_cols(&jt)
+        // the forward tapes are kept when they fit in the same budget as one slice
+        net.jacobian_frozen_t_segments(x, stats, mask, &segments, max_bytes, |_, jt| {
+            g += linalg::gram_cols(jt)
         });
         (g, Route::Gram)
     };

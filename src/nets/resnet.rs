@@ -202,6 +202,18 @@ pub struct Tape {
 }
 
 impl Tape {
+    /// Bytes of the activations the tape holds (what keeping it costs).
+    fn bytes(&self) -> usize {
+        let bn = |b: &BnTape| b.xhat.data.len() + b.s.len();
+        let blocks: usize = self
+            .blocks
+            .iter()
+            .map(|b| bn(&b.bn1) + b.mid.data.len() + bn(&b.bn2) + b.out.data.len())
+            .sum();
+        let rest = self.input.data.len() + bn(&self.stem_bn) + self.stem_out.data.len();
+        (blocks + rest + self.pooled.len() + self.output.len()) * std::mem::size_of::<f64>()
+    }
+
     /// The input of block `b`: the previous block's output, or the stem's for the first.
     fn block_input(&self, b: usize) -> &Act {
         if b == 0 {
@@ -376,12 +388,60 @@ impl ResNet {
     /// Outputs (n×k, row = sample) of the batch `x` (d×n, one column per sample, CHW order)
     /// with batch statistics.
     pub fn forward(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        self.forward_tape(x, BnMode::Batch, None).output
+        self.forward_lean(x, None)
     }
 
     /// Outputs with the given batch-norm statistics held fixed (per-sample function).
     pub fn forward_frozen(&self, x: &DMatrix<f64>, stats: &[BnStats]) -> DMatrix<f64> {
-        self.forward_tape(x, BnMode::Frozen, Some(stats)).output
+        self.forward_lean(x, Some(stats))
+    }
+
+    /// The forward pass without a tape, for outputs only: one activation at a time (and a
+    /// block's input, for its shortcut), batch norm and ReLU applied in place, so a block
+    /// allocates only its two convolutions' outputs. The same operations in the same order
+    /// as [`ResNet::forward_tape`], so the same bits. `frozen`: statistics held fixed, else
+    /// the batch's own.
+    fn forward_lean(&self, x: &DMatrix<f64>, frozen: Option<&[BnStats]>) -> DMatrix<f64> {
+        let mut layer = 0;
+        let mut bn_relu = |z: &mut Act, (gamma, beta): (usize, usize), relu_after: bool| {
+            let own;
+            let st = match frozen {
+                Some(f) => &f[layer],
+                None => {
+                    own = bn_statistics(z);
+                    &own
+                }
+            };
+            layer += 1;
+            bn_apply(z, self.t(gamma), self.t(beta), st, relu_after);
+        };
+        let mut h = conv_forward(&self.input(x), self.t(self.stem), self.spec.base_width, 1);
+        bn_relu(&mut h, self.stem_bn, true);
+        for b in &self.blocks {
+            let mut z = conv_forward(&h, self.t(b.conv1), b.c_out, b.stride);
+            bn_relu(&mut z, b.bn1, true);
+            let mut y = conv_forward(&z, self.t(b.conv2), b.c_out, 1);
+            drop(z);
+            bn_relu(&mut y, b.bn2, false);
+            add_shortcut(&mut y, &h, b.stride);
+            h = relu(y);
+        }
+        self.head_output(&h).1
+    }
+
+    /// Global average pooling of the last block's output `h`, then the linear head: the
+    /// pooled features (n×c, row-major) and the n×k outputs.
+    fn head_output(&self, h: &Act) -> (Vec<f64>, DMatrix<f64>) {
+        let (n, c, plane) = (h.n, h.c, h.plane());
+        let mut pooled = vec![0.0; n * c];
+        for (p, chunk) in pooled.iter_mut().zip(h.data.chunks(plane)) {
+            *p = chunk.iter().sum::<f64>() / plane as f64;
+        }
+        let head = self.t(self.head);
+        let output = DMatrix::from_fn(n, self.spec.classes, |i, o| {
+            (0..c).map(|j| head[o * c + j] * pooled[i * c + j]).sum()
+        });
+        (pooled, output)
     }
 
     /// Forward pass keeping the tape. `stats` is required for `Frozen` and ignored for `Batch`.
@@ -421,17 +481,7 @@ impl ResNet {
             let out = relu(y2);
             blocks.push(BlockTape { bn1, mid, bn2, out });
         }
-        let h = blocks.last().map_or(&stem_out, |bt| &bt.out);
-        let (n, c, plane) = (h.n, h.c, h.plane());
-        let mut pooled = vec![0.0; n * c];
-        for (p, chunk) in pooled.iter_mut().zip(h.data.chunks(plane)) {
-            *p = chunk.iter().sum::<f64>() / plane as f64;
-        }
-        let k = self.spec.classes;
-        let head = self.t(self.head);
-        let output = DMatrix::from_fn(n, k, |i, o| {
-            (0..c).map(|j| head[o * c + j] * pooled[i * c + j]).sum()
-        });
+        let (pooled, output) = self.head_output(blocks.last().map_or(&stem_out, |bt| &bt.out));
         Tape {
             mode,
             input,
@@ -687,7 +737,9 @@ impl ResNet {
         mask: Option<&[bool]>,
     ) -> DMatrix<f64> {
         let mut whole = None;
-        self.jacobian_frozen_t_segments(x, stats, mask, &[self.whole()], |_, jt| whole = Some(jt));
+        self.jacobian_frozen_t_segments(x, stats, mask, &[self.whole()], 0, |_, jt| {
+            whole = Some(std::mem::replace(jt, DMatrix::zeros(0, 0)))
+        });
         whole.expect("one segment")
     }
 
@@ -696,19 +748,35 @@ impl ResNet {
     /// segment's parameters, p_s × nk with columns as in [`ResNet::jacobian_frozen_t`]. Every
     /// entry is computed once: each sample's k-row cotangent at the bottom of a segment is
     /// kept for the segment below (n·k activations), so only one slice of J is in memory at a
-    /// time. The forward pass is repeated per segment (a twentieth of the k-row backward pass
-    /// at k = 10).
+    /// time, in one buffer reused from slice to slice (the top slices are the largest, so it is
+    /// allocated and faulted in once; `each` may take it with `std::mem::replace`). Each sample's forward tape is kept for the segments
+    /// below when the n tapes fit in `tape_bytes`; otherwise the forward pass is repeated per
+    /// segment (a twentieth of the k-row backward pass at k = 10, in flops). The tape is the same
+    /// either way, so the slices are too, to the bit.
+    #[allow(clippy::too_many_arguments)]
     pub fn jacobian_frozen_t_segments(
         &self,
         x: &DMatrix<f64>,
         stats: &[BnStats],
         mask: Option<&[bool]>,
         segments: &[Segment],
-        mut each: impl FnMut(&Segment, DMatrix<f64>),
+        tape_bytes: usize,
+        mut each: impl FnMut(&Segment, &mut DMatrix<f64>),
     ) {
         let (n, k) = (x.ncols(), self.spec.classes);
         let eye = DMatrix::identity(k, k);
+        let forward = |i: usize| {
+            self.forward_tape(&x.columns(i, 1).into_owned(), BnMode::Frozen, Some(stats))
+        };
+        let tapes: Option<Vec<Tape>> = (segments.len() > 1 && n > 0)
+            .then(|| forward(0))
+            .filter(|t| t.bytes().saturating_mul(n) <= tape_bytes)
+            .map(|first| {
+                let rest: Vec<Tape> = (1..n).into_par_iter().map(forward).collect();
+                std::iter::once(first).chain(rest).collect()
+            });
         let mut carry: Vec<Option<Act>> = vec![None; n];
+        let mut buffer = Vec::new();
         for seg in segments {
             let range = self.segment_params(seg);
             let kept: Vec<usize> = range
@@ -718,7 +786,9 @@ impl ResNet {
                 .collect();
             let (p, pk) = (range.len(), kept.len());
             let direct = pk == p;
-            let mut jt = DMatrix::zeros(pk, n * k);
+            // every entry is written below, so the reused buffer needs no clearing
+            buffer.resize(pk * n * k, 0.0);
+            let mut jt = DMatrix::from_vec(pk, n * k, std::mem::take(&mut buffer));
             let chunks: Vec<&mut [f64]> = if pk == 0 {
                 (0..n).map(|_| Default::default()).collect()
             } else {
@@ -729,19 +799,25 @@ impl ResNet {
                 .zip(carry.par_iter_mut())
                 .enumerate()
                 .for_each(|(i, (cols, slot))| {
-                    let xi = x.columns(i, 1).into_owned();
-                    let tape = self.forward_tape(&xi, BnMode::Frozen, Some(stats));
+                    let own;
+                    let tape = match &tapes {
+                        Some(t) => &t[i],
+                        None => {
+                            own = forward(i);
+                            &own
+                        }
+                    };
                     let from = slot
                         .take()
                         .map_or(Cotangent::Output(&eye), Cotangent::Inside);
                     if direct {
                         // nothing masked: the k columns are the k gradient rows
-                        *slot = self.backward_segment(&tape, from, seg, true, cols);
+                        *slot = self.backward_segment(tape, from, seg, true, cols);
                         return;
                     }
                     GRAD_ROWS.with_borrow_mut(|g| {
                         g.resize(k * p, 0.0);
-                        *slot = self.backward_segment(&tape, from, seg, true, g);
+                        *slot = self.backward_segment(tape, from, seg, true, g);
                         for (o, col) in cols.chunks_mut(pk.max(1)).enumerate() {
                             let row = &g[o * p..(o + 1) * p];
                             for (dst, &j) in col.iter_mut().zip(&kept) {
@@ -750,7 +826,9 @@ impl ResNet {
                         }
                     });
                 });
-            each(seg, jt);
+            // a caller that takes the slice (leaving an empty matrix) gets a fresh buffer next
+            each(seg, &mut jt);
+            buffer = jt.data.into();
         }
     }
 }
@@ -1133,28 +1211,8 @@ fn bn_forward(
     beta: &[f64],
     given: Option<&BnStats>,
 ) -> (Act, BnTape, BnStats) {
-    let (n, c, plane) = (z.n, z.c, z.plane());
-    let count = (n * plane) as f64;
-    let stats = match given {
-        Some(s) => s.clone(),
-        None => {
-            // channels in parallel; each channel's sums in a fixed order ([`lane_sum`] per
-            // sample's plane, the planes added in sample order)
-            let (mean, s): (Vec<f64>, Vec<f64>) = (0..c)
-                .into_par_iter()
-                .map(|ch| {
-                    let planes = || (0..n).map(|i| &z.data[(i * c + ch) * plane..][..plane]);
-                    let mean = planes().map(|p| lane_sum(p, |v| v)).sum::<f64>() / count;
-                    let var = planes()
-                        .map(|p| lane_sum(p, |v| (v - mean) * (v - mean)))
-                        .sum::<f64>()
-                        / count;
-                    (mean, (var + BN_EPS).sqrt())
-                })
-                .unzip();
-            BnStats { mean, s }
-        }
-    };
+    let (c, plane) = (z.c, z.plane());
+    let stats = given.cloned().unwrap_or_else(|| bn_statistics(&z));
     let mut xhat = z;
     let mut y = Act::zeros(xhat.n, c, xhat.h, xhat.w);
     let sample = c * plane;
@@ -1183,6 +1241,46 @@ fn bn_forward(
         s: stats.s.clone(),
     };
     (y, tape, stats)
+}
+
+/// Per-channel batch statistics of `z`: the mean and `s = √(var + ε)` over samples and
+/// positions, channels in parallel, each channel's sums in a fixed order ([`lane_sum`] per
+/// sample's plane, the planes added in sample order).
+fn bn_statistics(z: &Act) -> BnStats {
+    let (n, c, plane) = (z.n, z.c, z.plane());
+    let count = (n * plane) as f64;
+    let (mean, s) = (0..c)
+        .into_par_iter()
+        .map(|ch| {
+            let planes = || (0..n).map(|i| &z.data[(i * c + ch) * plane..][..plane]);
+            let mean = planes().map(|p| lane_sum(p, |v| v)).sum::<f64>() / count;
+            let var = planes()
+                .map(|p| lane_sum(p, |v| (v - mean) * (v - mean)))
+                .sum::<f64>()
+                / count;
+            (mean, (var + BN_EPS).sqrt())
+        })
+        .unzip();
+    BnStats { mean, s }
+}
+
+/// [`bn_forward`]'s output in place and without a tape, then the ReLU if `relu_after`: the
+/// same operations per entry (`ẑ = (z − μ)/s`, `γ ẑ + β`, `max(·, 0)`), so the same bits.
+fn bn_apply(z: &mut Act, gamma: &[f64], beta: &[f64], stats: &BnStats, relu_after: bool) {
+    let (c, plane) = (z.c, z.plane());
+    let normalise = |zs: &mut [f64]| {
+        for ch in 0..c {
+            for v in &mut zs[ch * plane..(ch + 1) * plane] {
+                let y = gamma[ch] * ((*v - stats.mean[ch]) / stats.s[ch]) + beta[ch];
+                *v = if relu_after { y.max(0.0) } else { y };
+            }
+        }
+    };
+    if z.data.len() >= PAR_ELEMENTS {
+        z.data.par_chunks_mut(c * plane).for_each(normalise);
+    } else {
+        z.data.chunks_mut(c * plane).for_each(normalise);
+    }
 }
 
 /// `Σ f(x)` over `xs` in a fixed order that vectorises: eight running sums over the entries
@@ -1576,22 +1674,77 @@ mod tests {
                 assert_eq!(segments.len(), 6);
             }
             // the slices, bottom segment's rows first, are the whole Jᵀ to the bit
-            let mut slices = Vec::new();
-            net.jacobian_frozen_t_segments(&x, &stats, Some(&mask), &segments, |_, jt| {
-                slices.push(jt)
-            });
-            let rows: usize = slices.iter().map(|s| s.nrows()).sum();
-            assert_eq!(rows, whole.nrows());
-            let mut at = 0;
-            for jt in slices.iter().rev() {
-                assert_eq!(jt.ncols(), whole.ncols());
-                for c in 0..jt.ncols() {
-                    for r in 0..jt.nrows() {
-                        assert_eq!(jt[(r, c)].to_bits(), whole[(at + r, c)].to_bits());
+            // with the forward tapes kept, and with the forward pass repeated per segment
+            for tape_bytes in [usize::MAX, 0] {
+                let mut slices = Vec::new();
+                net.jacobian_frozen_t_segments(
+                    &x,
+                    &stats,
+                    Some(&mask),
+                    &segments,
+                    tape_bytes,
+                    // one caller takes each slice, the other copies it (the buffer reused)
+                    |_, jt| {
+                        slices.push(if tape_bytes == 0 {
+                            std::mem::replace(jt, DMatrix::zeros(0, 0))
+                        } else {
+                            jt.clone()
+                        })
+                    },
+                );
+                let rows: usize = slices.iter().map(|s| s.nrows()).sum();
+                assert_eq!(rows, whole.nrows());
+                let mut at = 0;
+                for jt in slices.iter().rev() {
+                    assert_eq!(jt.ncols(), whole.ncols());
+                    for c in 0..jt.ncols() {
+                        for r in 0..jt.nrows() {
+                            assert_eq!(jt[(r, c)].to_bits(), whole[(at + r, c)].to_bits());
+                        }
                     }
+                    at += jt.nrows();
                 }
-                at += jt.nrows();
             }
+        }
+    }
+
+    #[test]
+    fn forward_without_tape_equals_the_taped_forward_to_the_bit() {
+        // two stages (a stride-2 block with its padded shortcut), β < 0 so some batch-norm
+        // outputs are clipped by the ReLU, and enough entries for the parallel branch
+        let spec = ResNetSpec {
+            channels: 2,
+            height: 9,
+            width: 8,
+            base_width: 4,
+            blocks_per_stage: 2,
+            classes: 3,
+        };
+        let mut r = point_rng(6, "lean-forward", &[], 0);
+        let mut net = ResNet::kaiming(spec, &mut r);
+        for t in net.tensors.clone() {
+            if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
+                for v in &mut net.theta[t.range()] {
+                    *v = normal(&mut r);
+                }
+            }
+        }
+        for n in [3, PAR_ELEMENTS / (4 * 72) + 1] {
+            let x = DMatrix::from_fn(spec.input_dim(), n, |_, _| normal(&mut r));
+            let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let taped = net.forward_tape(&x, BnMode::Batch, None);
+            assert_eq!(bits(&net.forward(&x)), bits(&taped.output));
+            let stats: Vec<BnStats> = taped
+                .stats
+                .iter()
+                .map(|st| BnStats {
+                    mean: st.mean.iter().map(|m| m + 0.25).collect(),
+                    s: st.s.iter().map(|s| s * 1.5).collect(),
+                })
+                .collect();
+            let frozen = net.forward_tape(&x, BnMode::Frozen, Some(&stats)).output;
+            assert_eq!(bits(&net.forward_frozen(&x, &stats)), bits(&frozen));
+            assert_ne!(bits(&frozen), bits(&taped.output));
         }
     }
 
