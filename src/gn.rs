@@ -318,8 +318,9 @@ pub fn resnet_frozen(
         let segments = net.segments(mask, max_bytes / (n * k * 8));
         // the forward tapes are kept when they fit in the same budget as one slice
         net.jacobian_frozen_t_segments(x, stats, mask, &segments, max_bytes, |_, jt| {
-            g += linalg::gram_cols(jt)
+            linalg::add_gram_cols_lower(&mut g, jt)
         });
+        linalg::mirror_lower(&mut g);
         (g, Route::Gram)
     };
     eigen_route(g / n as f64, route)

@@ -164,28 +164,54 @@ pub fn gram_cols(a: &DMatrix<f64>) -> DMatrix<f64> {
 /// `M Mᵀ`: the lower triangle by a triangular product (half the work of a full GEMM), then
 /// mirrored, so the result is exactly symmetric.
 fn gram_of(a: MatRef<'_, f64>) -> DMatrix<f64> {
-    use matmul::triangular::BlockStructure;
     let n = a.nrows();
     let mut c = DMatrix::zeros(n, n);
-    let order = n.max(a.ncols());
+    lower_gram(&mut c, a, Accum::Replace);
+    mirror_lower(&mut c);
+    c
+}
+
+/// `G ← G + AᵀA` in the lower triangle of the square `G` (the upper triangle is neither read
+/// nor written): a sum of Gram matrices of column blocks, `Σ_s J_sᵀ J_s`, accumulated in place
+/// without a temporary of the order of G. Finish with [`mirror_lower`].
+pub fn add_gram_cols_lower(g: &mut DMatrix<f64>, a: &DMatrix<f64>) {
+    assert!(
+        g.is_square() && g.nrows() == a.ncols(),
+        "Gram accumulation: G of order {}×{} for A with {} columns",
+        g.nrows(),
+        g.ncols(),
+        a.ncols()
+    );
+    lower_gram(g, view(a).transpose(), Accum::Add);
+}
+
+/// The lower triangle of `C` replaced by, or added to, that of `M Mᵀ`.
+fn lower_gram(c: &mut DMatrix<f64>, m: MatRef<'_, f64>, accum: Accum) {
+    use matmul::triangular::BlockStructure;
+    let n = m.nrows();
+    let order = n.max(m.ncols());
     let dst = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), n, n);
     matmul::triangular::matmul(
         dst,
         BlockStructure::TriangularLower,
-        Accum::Replace,
-        a,
+        accum,
+        m,
         BlockStructure::Rectangular,
-        a.transpose(),
+        m.transpose(),
         BlockStructure::Rectangular,
         1.0,
         par_for(order),
     );
+}
+
+/// The upper triangle of the square `C` set from its lower triangle.
+pub fn mirror_lower(c: &mut DMatrix<f64>) {
+    let n = c.nrows();
     for j in 0..n {
         for i in 0..j {
             c[(i, j)] = c[(j, i)];
         }
     }
-    c
 }
 
 /// Matrix order from which symmetric eigenvalues take the two-stage solver of

@@ -25,8 +25,14 @@ fn outputs(threads: usize, a: &DMatrix<f64>, b: &DMatrix<f64>) -> Vec<Vec<u64>> 
     pool.install(|| {
         let g = linalg::gram_rows(a);
         let svd = linalg::thin_svd(b).unwrap();
+        let mut acc = DMatrix::zeros(a.ncols(), a.ncols());
+        for rows in [0..a.nrows() / 3, a.nrows() / 3..a.nrows()] {
+            let block = a.rows(rows.start, rows.len()).into_owned();
+            linalg::add_gram_cols_lower(&mut acc, &block);
+        }
         vec![
             bits(g.as_slice()),
+            bits(acc.as_slice()),
             bits(linalg::matmul(a, &a.transpose()).as_slice()),
             bits(&linalg::sym_eigenvalues(&g).unwrap()),
             bits(&linalg::singular_values(b).unwrap()),
@@ -87,6 +93,29 @@ fn split_kernels_agree_with_the_plain_product() {
     let gc = linalg::gram_cols(&a);
     let plain_c = a.transpose() * &a;
     assert!((&gc - &plain_c).amax() <= 1e-13 * plain_c.amax());
+    // AᵀA accumulated from row blocks of A, Σ_s A_sᵀA_s, in the lower triangle only: the
+    // upper triangle (NaN here) is neither read nor written until it is mirrored
+    let m = a.ncols();
+    let mut acc = DMatrix::from_fn(m, m, |i, j| if i >= j { 0.0 } else { f64::NAN });
+    for (start, rows) in [(0, 100), (100, 1), (101, n - 101)] {
+        linalg::add_gram_cols_lower(&mut acc, &a.rows(start, rows).into_owned());
+    }
+    for j in 0..m {
+        for i in 0..m {
+            let got = acc[(i, j)];
+            if i >= j {
+                assert!((got - plain_c[(i, j)]).abs() <= 1e-13 * plain_c.amax());
+            } else {
+                assert!(got.is_nan(), "upper triangle written at ({i}, {j})");
+            }
+        }
+    }
+    linalg::mirror_lower(&mut acc);
+    assert_eq!(
+        acc,
+        acc.transpose(),
+        "mirrored Gram matrix not exactly symmetric"
+    );
     // eigenvalues of A Aᵀ are the squared singular values of A
     // (n > 300: the n − 300 smallest eigenvalues are zero)
     let eig = linalg::sym_eigenvalues(&plain).unwrap();

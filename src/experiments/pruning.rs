@@ -82,11 +82,15 @@ impl Definition for Pruning {
         // embedded MNIST (1×28×28, not 3×32×32) a point costs about 0.75 of this. Per
         // point: SGD (forward + backward ≈ 3 passes per sample and epoch), and
         // per checkpoint the Jacobian (k cotangent rows per sample: ≈ 2k passes, each entry
-        // once, plus one forward pass per slice when J does not fit in memory), the Gram
-        // matrix of the kept parameters ((nk)²·p_kept flops at ≈ 55 Gflop/s per core) and one
-        // eigensolve of order min(nk, p_kept) (`kit::eigen_work`).
-        // Calibrated on a paper-size checkpoint (n = 1000, fraction 0.2: 610 core-seconds with
-        // faer's eigensolver, of which ≈ 150 the eigensolve of order 10 000; ≈ 75 now).
+        // once, plus one forward pass, or one per slice when J does not fit in memory and
+        // the forward tapes do not fit either), the Gram matrix of the kept parameters
+        // ((nk)²·p_kept flops at ≈ 45 Gflop/s per core) and one eigensolve of order
+        // min(nk, p_kept) (`kit::eigen_work`).
+        // Measured on a paper-size checkpoint (n = 1000 embedded images, fraction 0.2, two
+        // threads, this machine at 1.42× the reference speed): one epoch 5.0 s (training pass
+        // 3.7 s, full-data loss 1.3 s), Jacobian 34.5 s, Gram 184 s, eigensolve (order
+        // 10 000) 32 s; in reference core-seconds 14, 98, 523 and 91; this model gives 14,
+        // 99, 516 and 74 for the same point (28×28: 0.766 of the convolutions' flops).
         let side = 32usize.div_ceil(c.downsample) as f64;
         let (w, b) = (c.base_width as f64, c.blocks_per_stage as f64);
         let conv = 2.0 * 9.0 * w * w * side * side * 6.0 * b + 2.0 * 27.0 * w * side * side;
@@ -94,6 +98,9 @@ impl Definition for Pruning {
         let nk = (c.n * K) as f64;
         let gemm = 1.5e9 / 14e9;
         let training = gemm * 3.0 * conv * (c.n * c.epochs) as f64;
+        // a sample's forward tape: per block four activations of the block's output size
+        // (stage s: 2ˢw channels of side/2ˢ), the stem's two and the input
+        let tapes = c.n as f64 * 8.0 * ((7.0 * b + 2.0) * w + 3.0) * side * side;
         let work: f64 = points
             .iter()
             .map(|point| {
@@ -104,8 +111,13 @@ impl Definition for Pruning {
                     p * (1.0 - param::<f64>(point, "fraction"))
                 };
                 let slices = (nk * kept * 8.0 / JACOBIAN_BUDGET as f64).ceil().max(1.0);
-                let jacobian = gemm * (nk * 2.0 * conv + c.n as f64 * conv * slices);
-                let gram = nk * nk * kept * 1.5e9 / 55e9;
+                let forwards = if tapes <= JACOBIAN_BUDGET as f64 {
+                    1.0
+                } else {
+                    slices
+                };
+                let jacobian = gemm * (nk * 2.0 * conv + c.n as f64 * conv * forwards);
+                let gram = nk * nk * kept * 1.5e9 / 45e9;
                 let eigen = kit::eigen_work(nk.min(kept) as usize);
                 training + c.checkpoints.len() as f64 * (jacobian + gram + eigen)
             })

@@ -388,28 +388,31 @@ impl ResNet {
     /// Outputs (n×k, row = sample) of the batch `x` (d×n, one column per sample, CHW order)
     /// with batch statistics.
     pub fn forward(&self, x: &DMatrix<f64>) -> DMatrix<f64> {
-        self.forward_lean(x, None)
+        self.forward_lean(x, None).0
     }
 
     /// Outputs with the given batch-norm statistics held fixed (per-sample function).
     pub fn forward_frozen(&self, x: &DMatrix<f64>, stats: &[BnStats]) -> DMatrix<f64> {
-        self.forward_lean(x, Some(stats))
+        self.forward_lean(x, Some(stats)).0
     }
 
     /// The forward pass without a tape, for outputs only: one activation at a time (and a
     /// block's input, for its shortcut), batch norm and ReLU applied in place, so a block
     /// allocates only its two convolutions' outputs. The same operations in the same order
     /// as [`ResNet::forward_tape`], so the same bits. `frozen`: statistics held fixed, else
-    /// the batch's own.
-    fn forward_lean(&self, x: &DMatrix<f64>, frozen: Option<&[BnStats]>) -> DMatrix<f64> {
-        let mut layer = 0;
+    /// the batch's own, which are returned with the outputs (none when frozen).
+    fn forward_lean(
+        &self,
+        x: &DMatrix<f64>,
+        frozen: Option<&[BnStats]>,
+    ) -> (DMatrix<f64>, Vec<BnStats>) {
+        let (mut layer, mut own) = (0, Vec::new());
         let mut bn_relu = |z: &mut Act, (gamma, beta): (usize, usize), relu_after: bool| {
-            let own;
             let st = match frozen {
                 Some(f) => &f[layer],
                 None => {
-                    own = bn_statistics(z);
-                    &own
+                    own.push(bn_statistics(z));
+                    &own[layer]
                 }
             };
             layer += 1;
@@ -417,16 +420,21 @@ impl ResNet {
         };
         let mut h = conv_forward(&self.input(x), self.t(self.stem), self.spec.base_width, 1);
         bn_relu(&mut h, self.stem_bn, true);
+        // the storage of activations no longer needed, for the next convolutions' outputs
+        // (later stages' activations are no larger, so it is never grown after the first)
+        let mut spare: Vec<Vec<f64>> = Vec::new();
         for b in &self.blocks {
-            let mut z = conv_forward(&h, self.t(b.conv1), b.c_out, b.stride);
+            let fresh = spare.pop().unwrap_or_default();
+            let mut z = conv_forward_into(&h, self.t(b.conv1), b.c_out, b.stride, fresh);
             bn_relu(&mut z, b.bn1, true);
-            let mut y = conv_forward(&z, self.t(b.conv2), b.c_out, 1);
-            drop(z);
+            let fresh = spare.pop().unwrap_or_default();
+            let mut y = conv_forward_into(&z, self.t(b.conv2), b.c_out, 1, fresh);
+            spare.push(z.data);
             bn_relu(&mut y, b.bn2, false);
             add_shortcut(&mut y, &h, b.stride);
-            h = relu(y);
+            spare.push(std::mem::replace(&mut h, relu(y)).data);
         }
-        self.head_output(&h).1
+        (self.head_output(&h).1, own)
     }
 
     /// Global average pooling of the last block's output `h`, then the linear head: the
@@ -697,9 +705,10 @@ impl ResNet {
         dz
     }
 
-    /// Batch statistics of every batch-norm layer on `x`, in network order.
+    /// Batch statistics of every batch-norm layer on `x`, in network order (from the forward
+    /// pass without a tape).
     pub fn batch_stats(&self, x: &DMatrix<f64>) -> Vec<BnStats> {
-        self.forward_tape(x, BnMode::Batch, None).stats
+        self.forward_lean(x, None).1
     }
 
     /// The nk×p Jacobian of the batch function (batch statistics, samples coupled): one
@@ -749,11 +758,11 @@ impl ResNet {
     /// entry is computed once: each sample's k-row cotangent at the bottom of a segment is
     /// kept for the segment below (n·k activations), so only one slice of J is in memory at a
     /// time, in one buffer reused from slice to slice (the top slices are the largest, so it is
-    /// allocated and faulted in once; `each` may take it with `std::mem::replace`). Each sample's forward tape is kept for the segments
-    /// below when the n tapes fit in `tape_bytes`; otherwise the forward pass is repeated per
-    /// segment (a twentieth of the k-row backward pass at k = 10, in flops). The tape is the same
-    /// either way, so the slices are too, to the bit.
-    #[allow(clippy::too_many_arguments)]
+    /// allocated and faulted in once; `each` may take it with `std::mem::replace`). Each
+    /// sample's forward tape is kept for the segments below when the n tapes fit in
+    /// `tape_bytes`; otherwise the forward pass is repeated per segment (a twentieth of the
+    /// k-row backward pass at k = 10, in flops). The tape is the same either way, so the slices
+    /// are too, to the bit.
     pub fn jacobian_frozen_t_segments(
         &self,
         x: &DMatrix<f64>,
@@ -1069,8 +1078,28 @@ fn add_patches(dst: &mut [f64], (c, h, w): (usize, usize, usize), stride: usize,
 /// weights' storage order `[o][c][a][b]` is exactly the column-major `9c × c_out` matrix and
 /// `Zᵀ` column-major is the activation layout `[o][y][x]`.
 fn conv_forward(input: &Act, w: &[f64], c_out: usize, stride: usize) -> Act {
+    conv_forward_into(input, w, c_out, stride, Vec::new())
+}
+
+/// [`conv_forward`] into the storage of `buffer` (a spare activation's, whatever its
+/// contents: every entry is written), so a pass over a large batch reuses pages already
+/// faulted in instead of mapping fresh ones per layer.
+fn conv_forward_into(
+    input: &Act,
+    w: &[f64],
+    c_out: usize,
+    stride: usize,
+    mut buffer: Vec<f64>,
+) -> Act {
     let (ho, wo) = (out_size(input.h, stride), out_size(input.w, stride));
-    let mut out = Act::zeros(input.n, c_out, ho, wo);
+    buffer.resize(input.n * c_out * ho * wo, 0.0);
+    let mut out = Act {
+        n: input.n,
+        c: c_out,
+        h: ho,
+        w: wo,
+        data: buffer,
+    };
     let q = input.c * 9;
     let block = c_out * ho * wo;
     // samples in parallel, each writing its own block: the bits do not depend on the threads
@@ -1621,6 +1650,18 @@ mod tests {
         }
     }
 
+    /// Every batch norm's γ and β drawn from `draw`, away from their initial 1 and 0, so that
+    /// batch norm's gradients (and the ReLU's clipping after it) are generic.
+    fn redraw_bn(net: &mut ResNet, mut draw: impl FnMut() -> f64) {
+        for t in net.tensors.clone() {
+            if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
+                for v in &mut net.theta[t.range()] {
+                    *v = draw();
+                }
+            }
+        }
+    }
+
     #[test]
     fn jacobian_slices_by_segment_stack_to_the_whole_jacobian() {
         let spec = ResNetSpec {
@@ -1722,18 +1763,18 @@ mod tests {
         };
         let mut r = point_rng(6, "lean-forward", &[], 0);
         let mut net = ResNet::kaiming(spec, &mut r);
-        for t in net.tensors.clone() {
-            if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
-                for v in &mut net.theta[t.range()] {
-                    *v = normal(&mut r);
-                }
-            }
-        }
+        redraw_bn(&mut net, || normal(&mut r));
         for n in [3, PAR_ELEMENTS / (4 * 72) + 1] {
             let x = DMatrix::from_fn(spec.input_dim(), n, |_, _| normal(&mut r));
             let bits = |m: &DMatrix<f64>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             let taped = net.forward_tape(&x, BnMode::Batch, None);
             assert_eq!(bits(&net.forward(&x)), bits(&taped.output));
+            let stat_bits = |st: &[BnStats]| -> Vec<u64> {
+                st.iter()
+                    .flat_map(|s| s.mean.iter().chain(&s.s).map(|v| v.to_bits()))
+                    .collect()
+            };
+            assert_eq!(stat_bits(&net.batch_stats(&x)), stat_bits(&taped.stats));
             let stats: Vec<BnStats> = taped
                 .stats
                 .iter()
@@ -1760,14 +1801,7 @@ mod tests {
         };
         let mut r = point_rng(4, "jacobian-rows", &[], 0);
         let mut net = ResNet::kaiming(spec, &mut r);
-        // γ, β away from their initial 1 and 0 so batch norm's gradients are generic
-        for t in net.tensors.clone() {
-            if matches!(t.kind, TensorKind::BnWeight | TensorKind::BnBias) {
-                for v in &mut net.theta[t.range()] {
-                    *v = 0.5 + normal(&mut r).abs();
-                }
-            }
-        }
+        redraw_bn(&mut net, || 0.5 + normal(&mut r).abs());
         let x = DMatrix::from_fn(spec.input_dim(), 4, |_, _| normal(&mut r));
         let stats = net.batch_stats(&x);
         let jac = net.jacobian_frozen(&x, &stats);
