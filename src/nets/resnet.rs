@@ -955,6 +955,11 @@ thread_local! {
     /// One patch matrix per thread, reused: a fresh allocation of this size per sample and
     /// layer costs more (page faults, zeroing) than the copy that fills it.
     static PATCHES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The per-sample weight gradients of a summed [`conv_backward`], kept for the next call
+    /// on this thread: zeroing a fresh buffer of this size per convolution and training step
+    /// costs a pass over memory that the GEMMs then overwrite anyway. Taken out for the
+    /// call's duration, so a nested call (work stolen inside it) simply allocates its own.
+    static SAMPLE_DW: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Calls `f` with the patches of one sample for a 3×3 convolution with padding 1 (im2col), a
@@ -1150,8 +1155,15 @@ fn conv_backward(
     let sample_dx = c_in * input.plane();
     let flipped = (want_dx && stride == 1).then(|| flipped_filters(w, c_in, c_out));
     let mut dx = Act::zeros(if want_dx { rows } else { 0 }, c_in, input.h, input.w);
-    // per row, or per sample (summed in sample order below)
-    let mut dw = vec![0.0; if per_row { rows * len } else { input.n * len }];
+    // per row, or per sample (summed in sample order below; every entry is written by its
+    // sample's first GEMM, so the reused buffer needs no clearing)
+    let mut dw = if per_row {
+        vec![0.0; rows * len]
+    } else {
+        let mut reused = SAMPLE_DW.take();
+        reused.resize(input.n * len, 0.0);
+        reused
+    };
     let dw_chunks = dw.par_chunks_mut(if per_row { group * len } else { len });
     let dx_chunks: Vec<&mut [f64]> = if want_dx {
         dx.data.chunks_mut(group * sample_dx).collect()
@@ -1169,6 +1181,9 @@ fn conv_backward(
                     let dzm = Slab::new(dzi, positions, group * c_out);
                     linalg::gemm_seq(dw, q, group * c_out, cols_t, dzm, false);
                 } else {
+                    if dzi.is_empty() {
+                        dw.fill(0.0); // no rows: a zero gradient
+                    }
                     for (r, dzv) in dzi.chunks(block).enumerate() {
                         let dzm = Slab::new(dzv, positions, c_out);
                         linalg::gemm_seq(dw, q, c_out, cols_t, dzm, r > 0);
@@ -1212,6 +1227,7 @@ fn conv_backward(
                 s.iter_mut().zip(part).for_each(|(a, b)| *a += b);
             }
         });
+    SAMPLE_DW.set(dw);
     (dx, sum)
 }
 
@@ -1647,6 +1663,11 @@ mod tests {
                 .map(|j| dw_ref.iter().map(|r| r[j]).sum())
                 .collect();
             assert!(close(&dw_sum, &sum), "∂w summed");
+            // again, on the per-sample buffer the call above left (and, from the second
+            // shape on, a larger one before it): the same bits
+            let (_, again) = conv_backward(&input, &w, &dz, stride, false, false);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&again), bits(&dw_sum), "∂w summed on a reused buffer");
         }
     }
 
