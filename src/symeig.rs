@@ -287,13 +287,18 @@ impl Band {
         }
         let r = pythag(x, y);
         let (c, s) = (x / r, y / r);
-        // rows p and q left of p: columns from q − b − 1 on hold entries
+        // rows p and q left of p: columns from q − b − 1 on hold entries. Entry (p, k) is
+        // stored at p + k·(b + 1) and (q, k) right after it, so the pairs are the first two
+        // entries of consecutive runs of b + 1
         let first = q.saturating_sub(b + 1);
-        for k in first..p {
-            let (ip, iq) = (self.at(p, k), self.at(q, k));
-            let (u, w) = (self.data[ip], self.data[iq]);
-            self.data[ip] = c * u + s * w;
-            self.data[iq] = c * w - s * u;
+        if first < p {
+            let start = self.at(p, first);
+            debug_assert_eq!(self.at(q, first), start + 1);
+            for pair in self.data[start..].chunks_mut(b + 1).take(p - first) {
+                let (u, w) = (pair[0], pair[1]);
+                pair[0] = c * u + s * w;
+                pair[1] = c * w - s * u;
+            }
         }
         let (ip, iq) = (self.at(q, col), self.at(p, col));
         self.data[ip] = 0.0;
