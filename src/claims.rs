@@ -39,6 +39,9 @@ pub struct Claim {
     pub evidence: String,
     /// For a failed claim of the paper: the id of the claim that shows why it fails here.
     pub cause: Option<String>,
+    /// Our number in a few words, for the overview table (`ρ = 0.95, 95 % interval [0.9, 1]`);
+    /// `None` when the evidence itself is that short.
+    pub ours: Option<String>,
 }
 
 impl Claim {
@@ -82,7 +85,19 @@ impl Claim {
             verdict,
             evidence,
             cause: None,
+            ours: None,
         }
+    }
+
+    /// Give the overview table a shorter account of our number than the evidence.
+    pub fn with_ours(mut self, ours: String) -> Claim {
+        self.ours = Some(ours);
+        self
+    }
+
+    /// Our number in a few words: [`Claim::ours`] when set, else the evidence.
+    pub fn headline(&self) -> &str {
+        self.ours.as_deref().unwrap_or(&self.evidence)
     }
 
     /// Name the claim that shows why this one fails here (kept only if it does fail).
@@ -110,16 +125,18 @@ impl Claim {
 }
 
 impl Serialize for Claim {
-    /// The fields, plus `passed` and `verdict_text` for the report templates.
+    /// The fields (`ours` as [`Claim::headline`]), plus `passed` and `verdict_text` for the
+    /// report templates.
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("Claim", 8)?;
+        let mut st = s.serialize_struct("Claim", 9)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("kind", &self.kind)?;
         st.serialize_field("statement", &self.statement)?;
         st.serialize_field("verdict", &self.verdict)?;
         st.serialize_field("evidence", &self.evidence)?;
         st.serialize_field("cause", &self.cause)?;
+        st.serialize_field("ours", self.headline())?;
         st.serialize_field("passed", &self.passed())?;
         st.serialize_field("verdict_text", &self.verdict_text())?;
         st.end()

@@ -142,6 +142,37 @@ fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
 }
 
 #[test]
+fn every_claim_at_a_glance_shows_our_number_beside_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/figures");
+    copy_dir(&src, &dir.path().join("figures"));
+    render(dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    let start = md.find("## Every claim at a glance").unwrap();
+    let end = start + md[start..].find("## Choices").unwrap();
+    let rows: Vec<Vec<&str>> = md[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| [`"))
+        .map(|l| l.split(" | ").collect())
+        .collect();
+    assert!(rows.len() > 10, "{} rows", rows.len());
+    for row in &rows {
+        // experiment | claim | ours | verdict | stored
+        assert_eq!(row.len(), 5, "{row:?}");
+        assert!(row[2].chars().any(|c| c.is_ascii_digit()), "{row:?}");
+        assert!(row[3].starts_with("**"), "{row:?}");
+    }
+    // a trend claim's number is its statistic with the bootstrap interval
+    assert!(
+        rows.iter()
+            .any(|r| r[2].contains(", 95 % interval [") && r[2].contains(" inits")),
+        "no trend headline"
+    );
+    let tex = std::fs::read_to_string(dir.path().join("report/report.tex")).unwrap();
+    assert!(tex.contains("experiment & claim & ours & verdict & stored by the authors"));
+}
+
+#[test]
 fn claim_ids_may_break_after_slashes_and_hyphens_and_stay_escaped() {
     assert_eq!(
         breakable_id("stored-values/relu/b_relu"),

@@ -169,15 +169,17 @@ impl Trend<'_> {
             } else {
                 "not finite: no interval"
             };
-            return Ok(self.make(
-                verdict,
-                format!(
-                    "{evidence}; {} = {} ({why}; rule {})",
-                    self.statistic,
-                    sig(est),
-                    rule.text()
-                ),
-            ));
+            return Ok(self
+                .make(
+                    verdict,
+                    format!(
+                        "{evidence}; {} = {} ({why}; rule {})",
+                        self.statistic,
+                        sig(est),
+                        rule.text()
+                    ),
+                )
+                .with_ours(format!("{} = {} ({why})", self.statistic, sig(est))));
         }
         let mut rng = point_rng(0, "bootstrap", &[("claim", self.id.to_string())], 0);
         let mut values = Vec::with_capacity(RESAMPLES);
@@ -209,10 +211,19 @@ impl Trend<'_> {
             sig(lo),
             sig(hi)
         );
+        let mut ours = format!(
+            "{} = {}, 95 % interval [{}, {}], {n} inits",
+            self.statistic,
+            sig(est),
+            sig(lo),
+            sig(hi)
+        );
         if verdict == Verdict::Undecided {
-            text.push_str(&format!("; {}", decide(n, est, lo, hi, rule)));
+            let more = decide(n, est, lo, hi, rule);
+            text.push_str(&format!("; {more}"));
+            ours.push_str(&format!("; {more}"));
         }
-        Ok(self.make(verdict, text))
+        Ok(self.make(verdict, text).with_ours(ours))
     }
 
     fn make(&self, verdict: Verdict, evidence: String) -> Claim {
@@ -342,6 +353,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.verdict, Verdict::Undecided, "{}", c.evidence);
         assert!(c.evidence.contains("would decide it"), "{}", c.evidence);
+        // the overview's headline: the estimate (4/3), its interval and how many would decide
+        let ours = c.headline();
+        assert!(ours.starts_with("slope = 1.333, 95 % interval ["), "{ours}");
+        assert!(ours.contains("], 3 inits; undecided at 3"), "{ours}");
         // the same resampling twice: the same evidence
         let again = trend(Rule::Above(0.0))
             .claim(&noisy, mean_slope, "e".into())
@@ -373,5 +388,9 @@ mod tests {
             .unwrap();
         assert_eq!(c.verdict, Verdict::Pass);
         assert!(c.evidence.contains("no interval"));
+        assert_eq!(
+            c.headline(),
+            "slope = 1.000 (one initialisation per point: no interval)"
+        );
     }
 }

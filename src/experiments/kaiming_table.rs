@@ -187,7 +187,15 @@ impl Definition for KaimingTable {
                 kit::joined(&finite, |&i| {
                     format!("m={}: {} ≥ {}", m[i], sig(bound[i]), sig(mean[i]))
                 }),
-            ),
+            )
+            .with_ours(format!(
+                "smallest B-kaiming / mean κ = {} over {} finite widths",
+                sig(finite
+                    .iter()
+                    .map(|&i| bound[i] / mean[i])
+                    .fold(f64::INFINITY, f64::min)),
+                finite.len()
+            )),
         ])
     }
 }

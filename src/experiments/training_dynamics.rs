@@ -240,31 +240,35 @@ impl Definition for TrainingDynamics {
         let mut at_paper = None;
         if sizes.len() > 1 {
             if let Some((d, part)) = sizes.iter().find(|(d, _)| Some(*d) == nearest) {
-                let (pass, evidence) = stays_near_init(part)?;
-                at_paper = Some(Claim::paper(
-                    "training-dynamics/kappa-stays-near-init-at-paper-dimension",
-                    &format!(
+                let (pass, evidence, ours) = stays_near_init(part)?;
+                at_paper = Some(
+                    Claim::paper(
+                        "training-dynamics/kappa-stays-near-init-at-paper-dimension",
+                        &format!(
                         "The same, at the input dimension nearest the paper's {PAPER_DIM} (d = \
                          {d}): κ stays within a factor 2 of its value at initialisation at \
                          every checkpoint. Where it holds here and fails at the profile's other \
                          d, the input dimension, not the recipe, decides it"
                     ),
-                    pass,
-                    format!("d = {d}: {evidence}"),
-                ));
+                        pass,
+                        format!("d = {d}: {evidence}"),
+                    )
+                    .with_ours(format!("d = {d}: {ours}")),
+                );
             }
         }
         for (d, part) in &sizes {
             if at_paper.is_some() && Some(*d) == nearest {
                 continue;
             }
-            let (pass, evidence) = stays_near_init(part)?;
+            let (pass, evidence, ours) = stays_near_init(part)?;
             let mut claim = Claim::paper(
                 "training-dynamics/kappa-stays-near-init",
                 statement,
                 pass,
                 format!("d = {d}: {evidence}"),
-            );
+            )
+            .with_ours(format!("d = {d}: {ours}"));
             if let Some(cause) = at_paper.as_ref().filter(|c| c.passed()) {
                 claim = claim.caused_by(&cause.id);
             }
@@ -302,8 +306,8 @@ fn by_dim(df: &DataFrame) -> Result<Vec<(i64, DataFrame)>> {
 }
 
 /// Per initialisation, the largest factor between κ at a checkpoint and κ at initialisation;
-/// whether the largest over initialisations is at most 2, and the evidence.
-fn stays_near_init(df: &DataFrame) -> Result<(bool, String)> {
+/// whether the largest over initialisations is at most 2, the evidence, and its headline.
+fn stays_near_init(df: &DataFrame) -> Result<(bool, String, String)> {
     let at = kit::checkpoint_rows(df)?;
     let all_kappa = cols::KAPPA.of(df)?;
     let (all_epochs, all_seeds) = (cols::EPOCH.of(df)?, cols::SEED.of(df)?);
@@ -343,6 +347,11 @@ fn stays_near_init(df: &DataFrame) -> Result<(bool, String)> {
                 .join(", "),
             sig(mean_at(0)),
             sig(mean_at(last))
+        ),
+        format!(
+            "largest factor {} over {} initialisations",
+            sig(factor),
+            worst.len()
         ),
     ))
 }
