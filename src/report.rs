@@ -105,10 +105,28 @@ const CHOICES: &[(&str, &str)] = &[
 ];
 
 /// Escape text for LaTeX: the specials `\ { } $ & # ^ _ % ~` cannot break the document, and
-/// the Unicode symbols our tables use become math (κ, ±, ∞, σ, λ, β, Σ, ℓ, ≥, ≤, ×, →, …).
+/// the Unicode symbols our tables use become math (κ, ±, ∞, σ, λ, β, Σ, ℓ, ≥, ≤, ×, →, …). A
+/// superscript group `^{…}` without nested braces (`Σ^{1/2}`) is typeset as a superscript of
+/// its escaped text; any other `^` is printed as a caret.
 pub fn latex_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
+        if c == '^' {
+            let group = text[at + 1..].strip_prefix('{').and_then(|g| {
+                let end = g.find(['{', '}'])?;
+                (g.as_bytes()[end] == b'}').then(|| &g[..end])
+            });
+            if let Some(inner) = group {
+                out.push_str(&format!("\\textsuperscript{{{}}}", latex_escape(inner)));
+                // skip `{`, the group and `}` (all consumed from the iterator by byte length)
+                let skip = inner.chars().count() + 2;
+                for _ in 0..skip {
+                    chars.next();
+                }
+                continue;
+            }
+        }
         let rep: Option<&str> = match c {
             '\\' => Some(r"\textbackslash{}"),
             '{' => Some(r"\{"),

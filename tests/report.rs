@@ -39,6 +39,14 @@ fn latex_specials_cannot_break_the_document() {
         }
     }
     assert_eq!(latex_escape("κ ± ∞"), r"$\kappa$ $\pm$ $\infty$");
+    // a superscript group is a superscript (its text escaped), not a caret and braces
+    assert_eq!(
+        latex_escape("Σ^{1/2} and e^{-t_0^2/2}"),
+        r"$\Sigma$\textsuperscript{1/2} and e\textsuperscript{-t\_0\^{}2/2}"
+    );
+    // a caret without a closed, flat group stays a caret
+    assert_eq!(latex_escape("a^{b"), r"a\^{}\{b");
+    assert_eq!(latex_escape("a^{b{c}}"), r"a\^{}\{b\{c\}\}");
     let t = SummaryTable {
         caption: "100% of m_1 & co".into(),
         header: vec!["m_1".into(), "κ".into()],
