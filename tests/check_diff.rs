@@ -34,7 +34,15 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     );
 
     // unchanged references: success, and no diff folder
-    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&diff)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch1")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&diff),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         !diff.exists(),
@@ -66,7 +74,15 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     let moved = line.replace(&format!("cy=\"{cy}\""), &format!("cy=\"{}\"", cy + 6.0));
     std::fs::write(&svg, text.replacen(line, &moved, 1)).unwrap();
 
-    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&diff)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch2")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&diff),
+    ]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
     let last = err.trim_end().lines().last().unwrap();
@@ -74,6 +90,13 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
         last.contains(s(&diff.join("index.html"))),
         "the last line says where: {last}"
     );
+    // the fresh run is kept for inspection, in the scratch folder the caller named
+    let scratch = tmp.path().join("scratch2");
+    assert!(
+        last.contains(s(&scratch)),
+        "the last line names the fresh run: {last}"
+    );
+    assert!(scratch.join("figures/manifest.json").exists());
 
     // cells.csv names exactly the changed cell
     let cells = std::fs::read_to_string(diff.join("depth-width/cells.csv")).unwrap();
@@ -134,12 +157,28 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     );
 
     // a second failing check replaces its own report, but never a folder that is not one
-    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&diff)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch3")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&diff),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let precious = tmp.path().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("notes.txt"), b"keep me").unwrap();
-    let o = gncond(&["check", "--golden", s(&refs), "--diff-dir", s(&precious)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch4")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&precious),
+    ]);
     assert_eq!(
         o.status.code(),
         Some(2),

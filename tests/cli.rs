@@ -219,7 +219,15 @@ fn check_names_a_changed_number_and_a_missing_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let refs = tmp.path().join("golden");
     copy_dir(&golden(), &refs);
-    let ok = gncond(&["check", "--golden", s(&refs)]);
+    let ok = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch1")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&tmp.path().join("diff")),
+    ]);
     assert!(
         ok.status.success(),
         "an unmodified copy must pass: {}",
@@ -235,7 +243,15 @@ fn check_names_a_changed_number_and_a_missing_figure() {
     cells[col] = format!("{}", v * 1.001);
     lines[1] = cells.join(",");
     std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
-    let o = gncond(&["check", "--golden", s(&refs)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch2")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&tmp.path().join("diff")),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -245,7 +261,15 @@ fn check_names_a_changed_number_and_a_missing_figure() {
 
     std::fs::write(&csv, text).unwrap();
     std::fs::remove_file(refs.join("figures/depth-width.svg")).unwrap();
-    let o = gncond(&["check", "--golden", s(&refs)]);
+    let o = gncond(&[
+        "check",
+        "--scratch",
+        s(&tmp.path().join("scratch3")),
+        "--golden",
+        s(&refs),
+        "--diff-dir",
+        s(&tmp.path().join("diff")),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("depth-width.svg is missing"),
