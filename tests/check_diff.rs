@@ -2,26 +2,9 @@
 //! listed; nothing is written when the references match.
 
 mod common;
-use common::copy_dir;
+use common::{check, copy_dir, s};
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gncond");
-
-fn gncond(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("GNCOND_EMBEDDED_DATA_DIR")
-        .env("GNCOND_DATA_DIR", "target/no-official-data-in-tests")
-        .output()
-        .expect("gncond runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
@@ -34,15 +17,7 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     );
 
     // unchanged references: success, and no diff folder
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch1")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&diff),
-    ]);
+    let o = check(&tmp.path().join("scratch1"), &refs, &diff);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         !diff.exists(),
@@ -74,15 +49,7 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     let moved = line.replace(&format!("cy=\"{cy}\""), &format!("cy=\"{}\"", cy + 6.0));
     std::fs::write(&svg, text.replacen(line, &moved, 1)).unwrap();
 
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch2")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&diff),
-    ]);
+    let o = check(&tmp.path().join("scratch2"), &refs, &diff);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "{err}");
     let last = err.trim_end().lines().last().unwrap();
@@ -157,28 +124,12 @@ fn a_changed_cell_and_a_moved_point_are_shown_side_by_side() {
     );
 
     // a second failing check replaces its own report, but never a folder that is not one
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch3")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&diff),
-    ]);
+    let o = check(&tmp.path().join("scratch3"), &refs, &diff);
     assert_eq!(o.status.code(), Some(1));
     let precious = tmp.path().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
     std::fs::write(precious.join("notes.txt"), b"keep me").unwrap();
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch4")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&precious),
-    ]);
+    let o = check(&tmp.path().join("scratch4"), &refs, &precious);
     assert_eq!(
         o.status.code(),
         Some(2),

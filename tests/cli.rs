@@ -2,30 +2,13 @@
 //! (exit 2, nothing written, earlier artifacts untouched), `check` catching drift and `verify`.
 
 mod common;
-use common::copy_dir;
+use common::{check, copy_dir, gncond, s, BIN};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gncond");
-
-fn gncond(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("GNCOND_EMBEDDED_DATA_DIR")
-        // never an official data folder of the developer's: the embedded subset everywhere
-        .env("GNCOND_DATA_DIR", "target/no-official-data-in-tests")
-        .output()
-        .expect("gncond runs")
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn golden() -> PathBuf {
@@ -219,15 +202,11 @@ fn check_names_a_changed_number_and_a_missing_figure() {
     let tmp = tempfile::tempdir().unwrap();
     let refs = tmp.path().join("golden");
     copy_dir(&golden(), &refs);
-    let ok = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch1")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&tmp.path().join("diff")),
-    ]);
+    let ok = check(
+        &tmp.path().join("scratch1"),
+        &refs,
+        &tmp.path().join("diff"),
+    );
     assert!(
         ok.status.success(),
         "an unmodified copy must pass: {}",
@@ -243,15 +222,11 @@ fn check_names_a_changed_number_and_a_missing_figure() {
     cells[col] = format!("{}", v * 1.001);
     lines[1] = cells.join(",");
     std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch2")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&tmp.path().join("diff")),
-    ]);
+    let o = check(
+        &tmp.path().join("scratch2"),
+        &refs,
+        &tmp.path().join("diff"),
+    );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -261,15 +236,11 @@ fn check_names_a_changed_number_and_a_missing_figure() {
 
     std::fs::write(&csv, text).unwrap();
     std::fs::remove_file(refs.join("figures/depth-width.svg")).unwrap();
-    let o = gncond(&[
-        "check",
-        "--scratch",
-        s(&tmp.path().join("scratch3")),
-        "--golden",
-        s(&refs),
-        "--diff-dir",
-        s(&tmp.path().join("diff")),
-    ]);
+    let o = check(
+        &tmp.path().join("scratch3"),
+        &refs,
+        &tmp.path().join("diff"),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("depth-width.svg is missing"),

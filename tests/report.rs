@@ -112,15 +112,20 @@ fn a_document_with_nasty_values_compiles() {
     assert!(dir.path().join("t.pdf").exists());
 }
 
-#[test]
-fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
-    // render the committed quick references' report into a scratch copy
+/// The report (Markdown, LaTeX) of the committed quick references, rendered in a scratch copy.
+fn golden_report() -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/figures");
     copy_dir(&src, &dir.path().join("figures"));
     render(dir.path()).unwrap();
-    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
-    let tex = std::fs::read_to_string(dir.path().join("report/report.tex")).unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.path().join("report").join(f)).unwrap();
+    (read("report.md"), read("report.tex"))
+}
+
+#[test]
+fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
+    let (md, tex) = golden_report();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/figures");
     let manifest = std::fs::read_to_string(src.join("manifest.json")).unwrap();
     let ids: Vec<&str> = ["depth-width", "residual", "cnn", "batchnorm"]
         .into_iter()
@@ -151,11 +156,7 @@ fn the_rendered_reports_are_complete_and_the_latex_is_plain_ascii() {
 
 #[test]
 fn every_claim_at_a_glance_shows_our_number_beside_its_verdict() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/figures");
-    copy_dir(&src, &dir.path().join("figures"));
-    render(dir.path()).unwrap();
-    let md = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
+    let (md, tex) = golden_report();
     let start = md.find("## Every claim at a glance").unwrap();
     let end = start + md[start..].find("## Choices").unwrap();
     let rows: Vec<Vec<&str>> = md[start..end]
@@ -176,7 +177,6 @@ fn every_claim_at_a_glance_shows_our_number_beside_its_verdict() {
             .any(|r| r[2].contains(", 95 % interval [") && r[2].contains(" inits")),
         "no trend headline"
     );
-    let tex = std::fs::read_to_string(dir.path().join("report/report.tex")).unwrap();
     assert!(tex.contains("experiment & claim & ours & verdict & stored by the authors"));
 }
 
