@@ -119,7 +119,7 @@ pub fn latex_escape(text: &str) -> String {
             });
             if let Some(inner) = group {
                 out.push_str(&format!("\\textsuperscript{{{}}}", latex_escape(inner)));
-                // skip `{`, the group and `}` (all consumed from the iterator by byte length)
+                // past `{`, the group's characters and `}`
                 let skip = inner.chars().count() + 2;
                 for _ in 0..skip {
                     chars.next();
