@@ -101,18 +101,23 @@ pub fn kronecker_linear_eigenvalues(
     let r = moment.factor.nrows();
     let k = pp.p_out[0].nrows();
     let order = r * k;
+    // only the lower triangle, which the eigensolver reads, column by column: entry
+    // (ai·k + i, bi·k + j) of A_ℓ ⊗ B_ℓ is A_ℓ[ai, bi] B_ℓ[i, j]
     let mut kmat = DMatrix::zeros(order, order);
     let ft = moment.factor.transpose();
     for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
         let q = p_in * &ft;
         let a = linalg::gram_cols(&q);
         let b = linalg::gram_rows(p_out);
-        for ai in 0..r {
-            for bi in 0..r {
-                let s = a[(ai, bi)];
-                for i in 0..k {
-                    for j in 0..k {
-                        kmat[(ai * k + i, bi * k + j)] += s * b[(i, j)];
+        for bi in 0..r {
+            for j in 0..k {
+                let col = bi * k + j;
+                let dst = &mut kmat.column_mut(col);
+                for ai in bi..r {
+                    let s = a[(ai, bi)];
+                    let first = if ai == bi { j } else { 0 };
+                    for i in first..k {
+                        dst[ai * k + i] += s * b[(i, j)];
                     }
                 }
             }
