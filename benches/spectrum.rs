@@ -4,6 +4,8 @@
 //!   → tridiagonal by rotations, implicit QL; its products split into a fixed number of parts
 //!   on all cores) against the solver it replaced (faer's, eigenvalues only, with the same
 //!   split), faer's in one part, and nalgebra's eigenvalues-only solver (n ≤ 2000);
+//! - `band-to-tridiagonal/{one-thread,two-threads}/n`: the solver's stage 2 in the reference
+//!   order against the same rotations pipelined on two threads;
 //! - `deep-linear/kronecker/m`: κ of a deep linear net (d = 49, k = 10, h = 10) by the
 //!   Kronecker route at growing width (its cost grows like m², not m³), against
 //!   `deep-linear/explicit-jacobian/m`, which builds J and eigensolves J Jᵀ (n = 10);
@@ -27,6 +29,7 @@ use gncond::gn;
 use gncond::linalg;
 use gncond::nets::{DeepLinear, ResNet, ResNetSpec, TwoLayer};
 use gncond::seed::{normal, point_rng, PointRng};
+use gncond::symeig::{self, Band};
 use nalgebra::DMatrix;
 use std::hint::black_box;
 use std::time::Duration;
@@ -179,9 +182,28 @@ fn resnet20_gram(c: &mut Criterion) {
     g.finish();
 }
 
+/// Stage 2 of the eigensolver (band → tridiagonal) on one thread, the reference order,
+/// against the same rotations pipelined on two threads (the same bits).
+fn band_to_tridiagonal(c: &mut Criterion) {
+    let mut g = c.benchmark_group("band-to-tridiagonal");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    for n in [2000, 5000] {
+        let mut a = spd(n).as_slice().to_vec();
+        symeig::to_band(&mut a, n, symeig::BAND, linalg::par_for);
+        g.bench_with_input(BenchmarkId::new("one-thread", n), &a, |bch, a| {
+            bch.iter(|| Band::from_lower(black_box(a), n, symeig::BAND).tridiagonalize())
+        });
+        g.bench_with_input(BenchmarkId::new("two-threads", n), &a, |bch, a| {
+            bch.iter(|| Band::from_lower(black_box(a), n, symeig::BAND).tridiagonalize_pipelined())
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     eigensolve,
+    band_to_tridiagonal,
     deep_linear,
     relu_gram,
     resnet_jacobian,

@@ -24,9 +24,10 @@
 //!
 //! All three stages are backward stable: the eigenvalues are those of `A + E` with
 //! `‖E‖ = O(n ε ‖A‖)`, as for LAPACK's routines. Determinism: the products run through faer
-//! with the fixed split of [`crate::linalg`] (a function of the matrix order only), stages 2
-//! and 3 are sequential, so the eigenvalues are a function of the matrix alone whatever the
-//! threads.
+//! with the fixed split of [`crate::linalg`] (a function of the matrix order only), stage 2
+//! on two threads applies the same rotations in the same order to every entry as on one
+//! (a pipeline of the rotation chains, [`Band::tridiagonalize_pipelined`]) and stage 3 is
+//! sequential, so the eigenvalues are a function of the matrix alone whatever the threads.
 
 use crate::{Error, Result};
 use faer::linalg::matmul::{self, triangular::BlockStructure};
@@ -37,13 +38,20 @@ pub const BAND: usize = 32;
 
 /// Eigenvalues, in increasing order, of the symmetric `n × n` matrix stored column-major in
 /// `a` (only the lower triangle is read; `a` is overwritten). `par` runs the products of
-/// stage 1.
+/// stage 1; where it splits them and the rayon pool has more than one thread, stage 2 runs
+/// on two threads (the same bits).
 pub fn eigenvalues(a: &mut [f64], n: usize, par: impl Fn(usize) -> Par) -> Result<Vec<f64>> {
     assert_eq!(a.len(), n * n, "symmetric eigenvalues: square matrix");
     let b = BAND.min(n.saturating_sub(1)).max(1);
+    // the pipeline gives the same bits as one thread: it is only a question of cores
+    let two = !matches!(par(n), Par::Seq) && rayon::current_num_threads() > 1;
     to_band(a, n, b, par);
     let band = Band::from_lower(a, n, b);
-    let (d, e) = band.tridiagonalize();
+    let (d, e) = if two {
+        band.tridiagonalize_pipelined()
+    } else {
+        band.tridiagonalize()
+    };
     let mut eigs = tridiagonal_eigenvalues(d, e)?;
     eigs.sort_by(f64::total_cmp);
     Ok(eigs)
@@ -252,83 +260,248 @@ impl Band {
         j * (self.b + 2) + (i - j)
     }
 
-    /// Stage 2: the diagonal and subdiagonal of the tridiagonal matrix similar to the band.
+    /// Stage 2: the diagonal and subdiagonal of the tridiagonal matrix similar to the band,
+    /// one rotation after another (the reference order).
     pub fn tridiagonalize(mut self) -> (Vec<f64>, Vec<f64>) {
         let (n, b) = (self.n, self.b);
-        for j in 0..n.saturating_sub(2) {
-            for l in (2..=b.min(n - 1 - j)).rev() {
-                // annihilate (j + l, j) by rotating rows/columns (j + l − 1, j + l), then chase
-                // the entry each rotation puts outside the band down the matrix
-                let (mut p, mut col) = (j + l - 1, j);
-                loop {
-                    self.rotate(p, col);
-                    if p + 1 + b >= n {
-                        break;
-                    }
-                    (col, p) = (p, p + b);
+        for (mut p, mut col) in self.chains() {
+            loop {
+                rotate(&mut self.data, 0, n, b, p, col);
+                match next_step(p, n, b) {
+                    Some(next) => (col, p) = (p, next),
+                    None => break,
                 }
             }
         }
+        self.diagonals()
+    }
+
+    /// Stage 2 on two threads, with the same rotations in the same order on every entry as
+    /// [`Band::tridiagonalize`], so the same bits. A step at p touches only rows and columns
+    /// p, p + 1 and, with them, indices p − b ..= p + b + 1, stored in the band's columns
+    /// p − b ..= p + 1; two steps at p < p' share an entry only when p' ≤ p + b + 1. The
+    /// matrix is cut at x (below): thread 0 takes every chain's steps above x, thread 1 the
+    /// steps from x down (a chain's steps go down, so thread 0 hands each chain over once),
+    /// each thread its chains in order, and the data of a region stays with one core. Thread 1
+    /// starts chain c once thread 0 has handed it over; thread 0 takes a step at p of chain c
+    /// with p + b + 1 ≥ x only once chain c − 2 is done and chain c − 1 has taken every step
+    /// at or above p + b + 1 (steps further up share nothing with thread 1's). Every pair of
+    /// steps that share an entry keeps its order, and the two steps that run at once are
+    /// b + 2 or more apart, on disjoint columns of the storage. The cut x = 2n/3 balances the
+    /// two threads while both work: above x, Σ_j (x − j)⁺ ≈ x²/2 rotations' worth; below it,
+    /// x (n − x) for the chains that start above x, then (n − x)²/2 on thread 1 alone.
+    pub fn tridiagonalize_pipelined(mut self) -> (Vec<f64>, Vec<f64>) {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let (n, b) = (self.n, self.b);
+        let ld = b + 2;
+        let cut = 2 * n / 3;
+        let chains = self.chains();
+        // next[c]: position of chain c's next step (0 until thread 0 hands it over,
+        // usize::MAX once done)
+        let next: Vec<AtomicUsize> = chains.iter().map(|_| AtomicUsize::new(0)).collect();
+        // set by a thread that panics, so that the other stops waiting for it
+        let failed = AtomicBool::new(false);
+        let wait = |ready: &dyn Fn() -> bool| wait_until(ready, &failed);
+        let len = self.data.len();
+        let base = SharedBand(self.data.as_mut_ptr());
+        let step = |p: usize, col: usize| {
+            let first = p.saturating_sub(b);
+            let end = ((p + 2) * ld).min(len);
+            // SAFETY: columns first ..= p + 1 of the storage lie inside `data`, and the step
+            // the other thread takes meanwhile is b + 2 or more away (see above), on other
+            // columns
+            let window =
+                unsafe { std::slice::from_raw_parts_mut(base.at(first * ld), end - first * ld) };
+            rotate(window, first, n, b, p, col);
+        };
+        let upper = || {
+            let _flag = PanicFlag(&failed);
+            for (c, &(mut p, mut col)) in chains.iter().enumerate() {
+                let mut ahead = 0;
+                let handover = loop {
+                    if p >= cut {
+                        break p;
+                    }
+                    if c > 0 && p + b + 1 >= cut && ahead <= p + b + 1 {
+                        // chain c − 2 done (so every earlier chain), and chain c − 1 past
+                        // p + b + 1 (its handover counts: its steps above x are done)
+                        if c > 1 {
+                            wait(&|| next[c - 2].load(Ordering::Acquire) == usize::MAX);
+                        }
+                        wait(&|| next[c - 1].load(Ordering::Acquire) > p + b + 1);
+                        ahead = next[c - 1].load(Ordering::Acquire);
+                    }
+                    step(p, col);
+                    match next_step(p, n, b) {
+                        Some(following) => (col, p) = (p, following),
+                        None => break usize::MAX,
+                    }
+                };
+                next[c].store(handover, Ordering::Release);
+            }
+        };
+        let lower = || {
+            let _flag = PanicFlag(&failed);
+            for (c, &(mut p, mut col)) in chains.iter().enumerate() {
+                wait(&|| next[c].load(Ordering::Acquire) != 0);
+                let at = next[c].load(Ordering::Acquire);
+                if at == usize::MAX {
+                    continue;
+                }
+                // the chain's first step from the cut on, and the column it rotates against
+                while p < at {
+                    (col, p) = (p, p + b);
+                }
+                let mut steps = 0usize;
+                loop {
+                    step(p, col);
+                    steps += 1;
+                    match next_step(p, n, b) {
+                        Some(following) => {
+                            (col, p) = (p, following);
+                            if steps.is_multiple_of(PUBLISH) {
+                                next[c].store(p, Ordering::Release);
+                            }
+                        }
+                        None => break,
+                    }
+                }
+                next[c].store(usize::MAX, Ordering::Release);
+            }
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(lower);
+            upper();
+        });
+        self.diagonals()
+    }
+
+    /// Every chain of stage 2, in the reference order: column by column, the entries below
+    /// the subdiagonal from the bottom of the band up; the chain that annihilates (j + l, j)
+    /// rotates rows/columns (j + l − 1, j + l) against column j, then chases the entry each
+    /// rotation puts outside the band down the matrix (steps at p, p + b, p + 2b, …, each
+    /// against the column of the step before). As (first p, its column).
+    fn chains(&self) -> Vec<(usize, usize)> {
+        let (n, b) = (self.n, self.b);
+        (0..n.saturating_sub(2))
+            .flat_map(|j| (2..=b.min(n - 1 - j)).rev().map(move |l| (j + l - 1, j)))
+            .collect()
+    }
+
+    fn diagonals(&self) -> (Vec<f64>, Vec<f64>) {
+        let n = self.n;
         let d = (0..n).map(|i| self.data[self.at(i, i)]).collect();
         let e = (0..n.saturating_sub(1))
             .map(|i| self.data[self.at(i + 1, i)])
             .collect();
         (d, e)
     }
+}
 
-    /// The rotation of rows and columns `(p, q = p + 1)` that annihilates `(q, col)` against
-    /// `(p, col)`, applied to every stored entry of those rows and columns.
-    fn rotate(&mut self, p: usize, col: usize) {
-        let (n, b) = (self.n, self.b);
-        let q = p + 1;
-        let (x, y) = (self.data[self.at(p, col)], self.data[self.at(q, col)]);
-        if y == 0.0 {
-            return;
+/// Steps a chain of the pipelined stage 2 takes between two reports of its position.
+const PUBLISH: usize = 8;
+
+/// The band's storage shared by the two threads of [`Band::tridiagonalize_pipelined`], which
+/// write disjoint columns of it at any time.
+struct SharedBand(*mut f64);
+// SAFETY: the pointer is only turned into slices of columns no other thread touches at the
+// same time (see `tridiagonalize_pipelined`)
+unsafe impl Sync for SharedBand {}
+
+impl SharedBand {
+    /// The storage from entry `offset` on.
+    ///
+    /// # Safety
+    /// `offset` within the band's storage.
+    unsafe fn at(&self, offset: usize) -> *mut f64 {
+        // SAFETY: the caller keeps offset inside the allocation
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// The position of a chain's step after the one at p (band of half-bandwidth b, order n),
+/// if the bulge it leaves is inside the matrix.
+fn next_step(p: usize, n: usize, b: usize) -> Option<usize> {
+    (p + 1 + b < n).then_some(p + b)
+}
+
+/// Raises its flag if the thread that holds it unwinds.
+struct PanicFlag<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for PanicFlag<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, std::sync::atomic::Ordering::Release);
         }
-        let r = pythag(x, y);
-        let (c, s) = (x / r, y / r);
-        // rows p and q left of p: columns from q − b − 1 on hold entries. Entry (p, k) is
-        // stored at p + k·(b + 1) and (q, k) right after it, so the pairs are the first two
-        // entries of consecutive runs of b + 1
-        let first = q.saturating_sub(b + 1);
-        if first < p {
-            let start = self.at(p, first);
-            debug_assert_eq!(self.at(q, first), start + 1);
-            for pair in self.data[start..].chunks_mut(b + 1).take(p - first) {
-                let (u, w) = (pair[0], pair[1]);
-                pair[0] = c * u + s * w;
-                pair[1] = c * w - s * u;
-            }
-        }
-        let (ip, iq) = (self.at(q, col), self.at(p, col));
-        self.data[ip] = 0.0;
-        self.data[iq] = r;
-        // the 2 × 2 block
-        let (app, aqp, aqq) = (
-            self.data[self.at(p, p)],
-            self.data[self.at(q, p)],
-            self.data[self.at(q, q)],
+    }
+}
+
+/// Spins, then yields, until `ready()`; panics if the other thread has (`failed`).
+fn wait_until(ready: &dyn Fn() -> bool, failed: &std::sync::atomic::AtomicBool) {
+    let mut spins = 0u32;
+    while !ready() {
+        assert!(
+            !failed.load(std::sync::atomic::Ordering::Acquire),
+            "stage 2: the other thread panicked"
         );
-        let (cc, ss, cs) = (c * c, s * s, c * s);
-        let (ipp, iqp, iqq) = (self.at(p, p), self.at(q, p), self.at(q, q));
-        self.data[ipp] = cc * app + 2.0 * cs * aqp + ss * aqq;
-        self.data[iqq] = ss * app - 2.0 * cs * aqp + cc * aqq;
-        self.data[iqp] = cs * (aqq - app) + (cc - ss) * aqp;
-        // columns p and q below q: rows up to q + b (the last one outside the band of p); the
-        // two runs are contiguous and column q starts after column p's storage
-        let last = (q + b).min(n - 1);
-        if last > q {
-            let ld = b + 2;
-            let (cp, cq) = (p * ld, q * ld);
-            let (left, right) = self.data.split_at_mut(cq);
-            let len = last - q;
-            let up = &mut left[cp + 2..cp + 2 + len];
-            let uq = &mut right[1..1 + len];
-            for (u, w) in up.iter_mut().zip(uq.iter_mut()) {
-                let (x, y) = (*u, *w);
-                *u = c * x + s * y;
-                *w = c * y - s * x;
-            }
+        if spins < 1 << 10 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The rotation of rows and columns `(p, q = p + 1)` that annihilates `(q, col)` against
+/// `(p, col)`, applied to every stored entry of those rows and columns. `data` holds the
+/// band's storage from column `first` on (at least to column q; `first ≤ p − b` unless
+/// p < b).
+fn rotate(data: &mut [f64], first: usize, n: usize, b: usize, p: usize, col: usize) {
+    let ld = b + 2;
+    let at = |i: usize, j: usize| (j - first) * ld + (i - j);
+    let q = p + 1;
+    let (x, y) = (data[at(p, col)], data[at(q, col)]);
+    if y == 0.0 {
+        return;
+    }
+    let r = pythag(x, y);
+    let (c, s) = (x / r, y / r);
+    // rows p and q left of p: columns from q − b − 1 on hold entries. Entry (p, k) is stored
+    // at p + k·(b + 1) and (q, k) right after it, so the pairs are the first two entries of
+    // consecutive runs of b + 1
+    let left = q.saturating_sub(b + 1);
+    if left < p {
+        let start = at(p, left);
+        for pair in data[start..].chunks_mut(b + 1).take(p - left) {
+            let (u, w) = (pair[0], pair[1]);
+            pair[0] = c * u + s * w;
+            pair[1] = c * w - s * u;
+        }
+    }
+    let (ip, iq) = (at(q, col), at(p, col));
+    data[ip] = 0.0;
+    data[iq] = r;
+    // the 2 × 2 block
+    let (ipp, iqp, iqq) = (at(p, p), at(q, p), at(q, q));
+    let (app, aqp, aqq) = (data[ipp], data[iqp], data[iqq]);
+    let (cc, ss, cs) = (c * c, s * s, c * s);
+    data[ipp] = cc * app + 2.0 * cs * aqp + ss * aqq;
+    data[iqq] = ss * app - 2.0 * cs * aqp + cc * aqq;
+    data[iqp] = cs * (aqq - app) + (cc - ss) * aqp;
+    // columns p and q below q: rows up to q + b (the last one outside the band of p); the two
+    // runs are contiguous and column q starts after column p's storage
+    let last = (q + b).min(n - 1);
+    if last > q {
+        let (cp, cq) = ((p - first) * ld, (q - first) * ld);
+        let (lower, upper) = data.split_at_mut(cq);
+        let len = last - q;
+        let up = &mut lower[cp + 2..cp + 2 + len];
+        let uq = &mut upper[1..1 + len];
+        for (u, w) in up.iter_mut().zip(uq.iter_mut()) {
+            let (x, y) = (*u, *w);
+            *u = c * x + s * y;
+            *w = c * y - s * x;
         }
     }
 }
