@@ -160,18 +160,23 @@ fn stage_one_leaves_a_band_with_the_same_eigenvalues() {
     assert!(e < 4.0, "{e} units");
 }
 
+/// A random symmetric matrix with every entry more than `b` off the diagonal set to zero.
+fn random_band(n: usize, b: usize, seed: u64) -> DMatrix<f64> {
+    let mut a = random_symmetric(n, seed);
+    for j in 0..n {
+        for i in 0..n {
+            if i.abs_diff(j) > b {
+                a[(i, j)] = 0.0;
+            }
+        }
+    }
+    a
+}
+
 #[test]
 fn stage_two_tridiagonalises_a_band_matrix_without_changing_its_eigenvalues() {
     for (n, b) in [(3, 2), (10, 3), (60, 5), (61, 1), (100, 16)] {
-        let full = random_symmetric(n, n as u64 + 100);
-        let mut a = full.clone();
-        for j in 0..n {
-            for i in 0..n {
-                if i.abs_diff(j) > b {
-                    a[(i, j)] = 0.0;
-                }
-            }
-        }
+        let a = random_band(n, b, n as u64 + 100);
         let (d, e) = Band::from_lower(a.as_slice(), n, b).tridiagonalize();
         let t = DMatrix::from_fn(n, n, |i, j| match i.abs_diff(j) {
             0 => d[i],
@@ -203,15 +208,7 @@ fn stage_two_on_two_threads_gives_the_bits_of_one_thread() {
         (257, 7),
         (700, 32),
     ] {
-        let full = random_symmetric(n, n as u64 + 300);
-        let mut a = full.clone();
-        for j in 0..n {
-            for i in 0..n {
-                if i.abs_diff(j) > b {
-                    a[(i, j)] = 0.0;
-                }
-            }
-        }
+        let a = random_band(n, b, n as u64 + 300);
         let bits = |(d, e): (Vec<f64>, Vec<f64>)| -> Vec<u64> {
             d.iter().chain(&e).map(|v| v.to_bits()).collect()
         };
