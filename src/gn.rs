@@ -112,7 +112,7 @@ pub fn kronecker_linear_eigenvalues(
         for bi in 0..r {
             for j in 0..k {
                 let col = bi * k + j;
-                let dst = &mut kmat.column_mut(col);
+                let mut dst = kmat.column_mut(col);
                 for ai in bi..r {
                     let s = a[(ai, bi)];
                     let first = if ai == bi { j } else { 0 };
