@@ -7,9 +7,9 @@
 //! `Q = H_1 ⋯ H_b = I − V T Vᵀ` (compact WY: `V` the reflectors, `T` upper triangular). Then
 //! `R` is the band's part of the panel and the trailing matrix `S = A[k+b.., k+b..]` becomes
 //! `Qᵀ S Q = S − V Zᵀ − Z Vᵀ` with `W = S V T` and `Z = W − ½ V (Tᵀ Vᵀ W)` (the correction
-//! uses that `Tᵀ Vᵀ S V T` is symmetric). `S V` (from the lower triangle, as `tril(S) V +
-//! strictly-lower(S)ᵀ V`) and the rank-2b update of the lower triangle are triangular matrix
-//! products: `4/3 n³` flops for the whole reduction, at the speed of the product.
+//! uses that `Tᵀ Vᵀ S V T` is symmetric). `S V` (as `Vᵀ S`, from the lower triangle) and the
+//! rank-2b update of the lower triangle are cut into column blocks of `S`, each one
+//! sequential product: `4/3 n³` flops for the whole reduction, at the speed of the product.
 //!
 //! Stage 2, band → tridiagonal (Schwarz's rotations). Column by column, the entries below the
 //! subdiagonal are annihilated from the bottom of the band up, each by a rotation of two
@@ -23,8 +23,9 @@
 //! bulge up to row l.
 //!
 //! All three stages are backward stable: the eigenvalues are those of `A + E` with
-//! `‖E‖ = O(n ε ‖A‖)`, as for LAPACK's routines. Determinism: the products run through faer
-//! with the fixed split of [`crate::linalg`] (a function of the matrix order only), stage 2
+//! `‖E‖ = O(n ε ‖A‖)`, as for LAPACK's routines. Determinism: the products of stage 1 are
+//! sequential products on column blocks of a fixed width (a function of the matrix order
+//! only, run in parallel where [`crate::linalg`]'s split says so), stage 2
 //! on two threads applies the same rotations in the same order to every entry as on one
 //! (a pipeline of the rotation chains, [`Band::tridiagonalize_pipelined`]) and stage 3 is
 //! sequential, so the eigenvalues are a function of the matrix alone whatever the threads.
@@ -59,7 +60,8 @@ pub fn eigenvalues(a: &mut [f64], n: usize, par: impl Fn(usize) -> Par) -> Resul
 
 /// Stage 1: `A ← Qᵀ A Q` of half-bandwidth `b` in the lower triangle of the column-major
 /// `n × n` matrix `a` (entries below the band are set to zero; the upper triangle is not
-/// read or written).
+/// read, and only scratch is written there: the parts of the diagonal blocks above the
+/// diagonal).
 pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
     let mut v = vec![0.0; n * b];
     let mut w = vec![0.0; n * b];
@@ -68,6 +70,7 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
     let mut swapped = vec![0.0; 2 * n * b];
     let mut t = vec![0.0; b * b];
     let mut small = vec![0.0; b * b];
+    let mut diag = vec![0.0; n.div_ceil(PRODUCT_BLOCK) * PRODUCT_BLOCK * PRODUCT_BLOCK];
     let mut k = 0;
     while k + b + 1 < n {
         let top = k + b;
@@ -76,36 +79,17 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
         let (v, w) = (&mut v[..r * nb], &mut w[..r * nb]);
         let (t, small) = (&mut t[..nb * nb], &mut small[..nb * nb]);
         panel_qr(a, n, top, k, b, nb, v, t);
-        // Y = S V, S the trailing r × r block (lower triangle) at (top, top), then W = Y T
-        let s = MatRef::from_column_major_slice(&a[top * n..], n, r).subrows(top, r);
+        // Yᵀ = Vᵀ S, S the trailing r × r block (lower triangle) at (top, top), then W = Y T
         let vm = MatRef::from_column_major_slice(v, r, nb);
-        let par = par(r);
-        let y = &mut y[..r * nb];
-        for (lhs, structure, accum) in [
-            (s, BlockStructure::TriangularLower, Accum::Replace),
-            (
-                s.transpose(),
-                BlockStructure::StrictTriangularUpper,
-                Accum::Add,
-            ),
-        ] {
-            matmul::triangular::matmul(
-                MatMut::from_column_major_slice_mut(y, r, nb),
-                BlockStructure::Rectangular,
-                accum,
-                lhs,
-                structure,
-                vm,
-                BlockStructure::Rectangular,
-                1.0,
-                par,
-            );
-        }
+        let split = !matches!(par(r), Par::Seq);
+        let yt = &mut y[..r * nb];
+        symmetric_product(a, n, top, vm, yt, &mut diag, split);
+        let y = MatRef::from_column_major_slice(yt, nb, r).transpose();
         matmul::triangular::matmul(
             MatMut::from_column_major_slice_mut(w, r, nb),
             BlockStructure::Rectangular,
             Accum::Replace,
-            MatRef::from_column_major_slice(y, r, nb),
+            y,
             BlockStructure::Rectangular,
             MatRef::from_column_major_slice(t, nb, nb),
             BlockStructure::TriangularUpper,
@@ -140,25 +124,141 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
             -0.5,
             Par::Seq,
         );
-        // lower triangle of S ← S − V Zᵀ − Z Vᵀ = S − [V Z] [Z V]ᵀ, one product of inner
+        // lower triangle of S ← S − V Zᵀ − Z Vᵀ = S − [V Z] [Z V]ᵀ, products of inner
         // dimension 2nb
         let (lhs, rhs) = (&mut pair[..2 * r * nb], &mut swapped[..2 * r * nb]);
         lhs[..r * nb].copy_from_slice(v);
         lhs[r * nb..].copy_from_slice(w);
         rhs[..r * nb].copy_from_slice(w);
         rhs[r * nb..].copy_from_slice(v);
-        matmul::triangular::matmul(
-            MatMut::from_column_major_slice_mut(&mut a[top * n..], n, r).subrows_mut(top, r),
-            BlockStructure::TriangularLower,
-            Accum::Add,
+        symmetric_update(
+            &mut a[top * n..],
+            n,
+            top,
             MatRef::from_column_major_slice(lhs, r, 2 * nb),
-            BlockStructure::Rectangular,
-            MatRef::from_column_major_slice(rhs, r, 2 * nb).transpose(),
-            BlockStructure::Rectangular,
-            -1.0,
-            par,
+            MatRef::from_column_major_slice(rhs, r, 2 * nb),
+            split,
         );
         k += b;
+    }
+}
+
+/// Columns of the trailing matrix per block of [`symmetric_product`].
+const PRODUCT_BLOCK: usize = 128;
+
+/// `Yᵀ = Vᵀ S` into `yt` (nb × r, column-major), for the symmetric trailing matrix
+/// `S = a[top.., top..]` (r × r) of which only the lower triangle is read. The columns of
+/// `S` are cut into blocks J = j0..j1 of [`PRODUCT_BLOCK`], and
+/// `Yᵀ[:, J] = V[J, :]ᵀ D + V[j1.., :]ᵀ S[j1.., J] + V[..j0, :]ᵀ S[J, ..j0]ᵀ`, with `D` the
+/// diagonal block made whole from its lower triangle (a copy), the second term the lower
+/// triangle below it and the third the row block of J left of it (the column block above
+/// it, by symmetry). Each block costs `2 r nb |J|` flops in three sequential products, so the
+/// blocks run in parallel (`split`) with the same bits in any order: a function of the
+/// shapes alone. Products of this shape (few rows, many columns) run about twice as fast in
+/// faer as `S V` with a triangular `S`.
+fn symmetric_product(
+    a: &[f64],
+    n: usize,
+    top: usize,
+    v: MatRef<'_, f64>,
+    yt: &mut [f64],
+    diag: &mut [f64],
+    split: bool,
+) {
+    use rayon::prelude::*;
+    let (r, nb) = v.shape();
+    let s = MatRef::from_column_major_slice(&a[top * n..], n, r).subrows(top, r);
+    let block = |(jb, (out, d)): (usize, (&mut [f64], &mut [f64]))| {
+        let j0 = jb * PRODUCT_BLOCK;
+        let c = out.len() / nb;
+        let j1 = j0 + c;
+        let d = &mut d[..c * c];
+        for j in 0..c {
+            let col = &a[(top + j0 + j) * n + top + j0..][..c];
+            d[j * c + j..(j + 1) * c].copy_from_slice(&col[j..]);
+            for i in 0..j {
+                d[j * c + i] = d[i * c + j];
+            }
+        }
+        let mut out = MatMut::from_column_major_slice_mut(out, nb, c);
+        matmul::matmul(
+            out.as_mut(),
+            Accum::Replace,
+            v.subrows(j0, c).transpose(),
+            MatRef::from_column_major_slice(d, c, c),
+            1.0,
+            Par::Seq,
+        );
+        for (lhs, rhs) in [
+            (v.subrows(j1, r - j1), s.submatrix(j1, j0, r - j1, c)),
+            (v.subrows(0, j0), s.submatrix(j0, 0, c, j0).transpose()),
+        ] {
+            if lhs.nrows() > 0 {
+                matmul::matmul(
+                    out.as_mut(),
+                    Accum::Add,
+                    lhs.transpose(),
+                    rhs,
+                    1.0,
+                    Par::Seq,
+                );
+            }
+        }
+    };
+    let (width, square) = (nb * PRODUCT_BLOCK, PRODUCT_BLOCK * PRODUCT_BLOCK);
+    if split {
+        yt.par_chunks_mut(width)
+            .zip(diag.par_chunks_mut(square))
+            .enumerate()
+            .for_each(block);
+    } else {
+        yt.chunks_mut(width)
+            .zip(diag.chunks_mut(square))
+            .enumerate()
+            .for_each(block);
+    }
+}
+
+/// `S ← S − L Rᵀ` on the lower triangle of the trailing matrix `S` (r × r at row `top` of
+/// the columns `cols`, which start at the trailing matrix's first column; ld n), for `L`,
+/// `R` of r × 2nb. Column block J = j0..j1 (of [`PRODUCT_BLOCK`]) takes
+/// `S[j0.., J] −= L[j0.., :] R[J, :]ᵀ`: its rows from the diagonal block down, so the upper
+/// part of the diagonal block is written too (never read: [`symmetric_product`] rebuilds it
+/// from the lower part). One sequential product per block, so the blocks run in parallel
+/// (`split`) with the same bits in any order.
+fn symmetric_update(
+    cols: &mut [f64],
+    n: usize,
+    top: usize,
+    l: MatRef<'_, f64>,
+    rt: MatRef<'_, f64>,
+    split: bool,
+) {
+    use rayon::prelude::*;
+    let r = l.nrows();
+    let block = |(jb, cols): (usize, &mut [f64])| {
+        let j0 = jb * PRODUCT_BLOCK;
+        let c = cols.len().div_ceil(n);
+        let dst = MatMut::from_column_major_slice_with_stride_mut(cols, n, c, n)
+            .subrows_mut(top + j0, r - j0);
+        matmul::matmul(
+            dst,
+            Accum::Add,
+            l.subrows(j0, r - j0),
+            rt.subrows(j0, c).transpose(),
+            -1.0,
+            Par::Seq,
+        );
+    };
+    let cols = &mut cols[..r * n];
+    if split {
+        cols.par_chunks_mut(n * PRODUCT_BLOCK)
+            .enumerate()
+            .for_each(block);
+    } else {
+        cols.chunks_mut(n * PRODUCT_BLOCK)
+            .enumerate()
+            .for_each(block);
     }
 }
 
@@ -200,35 +300,54 @@ fn panel_qr(
         x[0] = beta;
         x[1..].fill(0.0);
         taus[i] = tau;
-        // H_i on the panel's later columns
-        for c in i + 1..b {
-            let cc = (k + c) * n + top;
-            let y = &mut a[cc + i..cc + r];
-            let vv = &v[i * r + i..(i + 1) * r];
-            let s: f64 = y.iter().zip(vv).map(|(p, q)| p * q).sum();
-            let f = tau * s;
-            for (p, q) in y.iter_mut().zip(vv) {
-                *p -= f * q;
-            }
+        // H_i on the panel's later columns: P ← P − τ v_i (v_iᵀ P)
+        let later = b - i - 1;
+        if later > 0 {
+            let vv = MatRef::from_column_major_slice(&v[i * r + i..(i + 1) * r], r - i, 1);
+            let start = (k + i + 1) * n + top + i;
+            let end = (k + b - 1) * n + n;
+            let mut p = MatMut::from_column_major_slice_with_stride_mut(
+                &mut a[start..end],
+                r - i,
+                later,
+                n,
+            );
+            let mut row = vec![0.0; later];
+            let mut rowm = MatMut::from_column_major_slice_mut(&mut row, 1, later);
+            matmul::matmul(
+                rowm.as_mut(),
+                Accum::Replace,
+                vv.transpose(),
+                p.as_ref(),
+                1.0,
+                Par::Seq,
+            );
+            matmul::matmul(p.as_mut(), Accum::Add, vv, rowm.as_ref(), -tau, Par::Seq);
         }
     }
-    // T: T_ii = τ_i, T[..i, i] = −τ_i T[..i, ..i] (V[:, ..i]ᵀ v_i)
-    let mut z = vec![0.0; nb];
+    // T: T_ii = τ_i, T[..i, i] = −τ_i T[..i, ..i] (V[:, ..i]ᵀ v_i), with the Gram matrix
+    // G = VᵀV of the reflectors from one product
+    let vm = MatRef::from_column_major_slice(v, r, nb);
+    let mut gram = vec![0.0; nb * nb];
+    matmul::matmul(
+        MatMut::from_column_major_slice_mut(&mut gram, nb, nb),
+        Accum::Replace,
+        vm.transpose(),
+        vm,
+        1.0,
+        Par::Seq,
+    );
     for i in 0..nb {
         let tau = taus[i];
         t[i * nb + i] = tau;
         if tau == 0.0 {
             continue;
         }
-        let vi = &v[i * r..(i + 1) * r];
-        for (j, zj) in z.iter_mut().enumerate().take(i) {
-            let vj = &v[j * r..(j + 1) * r];
-            *zj = vj[i..].iter().zip(&vi[i..]).map(|(p, q)| p * q).sum();
-        }
+        let z = &gram[i * nb..i * nb + i];
         for row in 0..i {
             let mut acc = 0.0;
-            for (l, zl) in z.iter().enumerate().take(i).skip(row) {
-                acc += t[l * nb + row] * zl;
+            for l in row..i {
+                acc += t[l * nb + row] * z[l];
             }
             t[i * nb + row] = -tau * acc;
         }
