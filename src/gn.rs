@@ -8,6 +8,7 @@ use crate::linalg::{self, Spectrum};
 use crate::nets::{BatchNormNet, BnMode, BnStats, LinearCnn, PartialProducts, ResNet, TwoLayer};
 use crate::Result;
 use nalgebra::DMatrix;
+use rayon::prelude::*;
 
 /// Which computation produced a spectrum; written into every CSV row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,28 +102,37 @@ pub fn kronecker_linear_eigenvalues(
     let r = moment.factor.nrows();
     let k = pp.p_out[0].nrows();
     let order = r * k;
-    // only the lower triangle, which the eigensolver reads, column by column: entry
-    // (ai·k + i, bi·k + j) of A_ℓ ⊗ B_ℓ is A_ℓ[ai, bi] B_ℓ[i, j]
-    let mut kmat = DMatrix::zeros(order, order);
+    // only the lower triangle, which the eigensolver reads, column by column (the columns in
+    // parallel, each entry's sum over the layers in layer order): entry (ai·k + i, bi·k + j)
+    // of A_ℓ ⊗ B_ℓ is A_ℓ[ai, bi] B_ℓ[i, j]
     let ft = moment.factor.transpose();
-    for (p_in, p_out) in pp.p_in.iter().zip(&pp.p_out) {
-        let q = p_in * &ft;
-        let a = linalg::gram_cols(&q);
-        let b = linalg::gram_rows(p_out);
-        for bi in 0..r {
-            for j in 0..k {
-                let col = bi * k + j;
-                let mut dst = kmat.column_mut(col);
-                for ai in bi..r {
-                    let s = a[(ai, bi)];
-                    let first = if ai == bi { j } else { 0 };
-                    for i in first..k {
-                        dst[ai * k + i] += s * b[(i, j)];
-                    }
+    let factors: Vec<(DMatrix<f64>, DMatrix<f64>)> = pp
+        .p_in
+        .iter()
+        .zip(&pp.p_out)
+        .map(|(p_in, p_out)| (linalg::gram_cols(&(p_in * &ft)), linalg::gram_rows(p_out)))
+        .collect();
+    let mut kmat = DMatrix::zeros(order, order);
+    let fill = |(col, dst): (usize, &mut [f64])| {
+        let (bi, j) = (col / k, col % k);
+        for (a, b) in &factors {
+            let (a, b) = (a.column(bi), b.column(j));
+            for ai in bi..r {
+                let s = a[ai];
+                let first = if ai == bi { j } else { 0 };
+                for (d, bij) in dst[ai * k + first..(ai + 1) * k]
+                    .iter_mut()
+                    .zip(&b.as_slice()[first..])
+                {
+                    *d += s * bij;
                 }
             }
         }
-    }
+    };
+    kmat.as_mut_slice()
+        .par_chunks_mut(order)
+        .enumerate()
+        .for_each(fill);
     let mut eigs = linalg::sym_eigenvalues(&kmat)?;
     eigs.sort_by(f64::total_cmp);
     Ok(eigs)
