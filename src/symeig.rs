@@ -71,14 +71,28 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
     let mut t = vec![0.0; b * b];
     let mut small = vec![0.0; b * b];
     let mut diag = vec![0.0; n.div_ceil(PRODUCT_BLOCK) * PRODUCT_BLOCK * PRODUCT_BLOCK];
-    let mut k = 0;
-    while k + b + 1 < n {
-        let top = k + b;
+    assert!(
+        b <= PRODUCT_BLOCK,
+        "stage 1: a panel lies in one column block"
+    );
+    // panel k's reflectors are computed during panel k − 1's update (look-ahead)
+    let panel = |k: usize| (k + b + 1 < n).then(|| (k + b, b.min(n - k - b - 1)));
+    if let Some((top, nb)) = panel(0) {
         let r = n - top;
-        let nb = b.min(r - 1);
+        panel_qr(
+            &mut a[..b * n],
+            n,
+            top,
+            nb,
+            &mut v[..r * nb],
+            &mut t[..nb * nb],
+        );
+    }
+    let mut k = 0;
+    while let Some((top, nb)) = panel(k) {
+        let r = n - top;
         let (v, w) = (&mut v[..r * nb], &mut w[..r * nb]);
         let (t, small) = (&mut t[..nb * nb], &mut small[..nb * nb]);
-        panel_qr(a, n, top, k, b, nb, v, t);
         // Yᵀ = Vᵀ S, S the trailing r × r block (lower triangle) at (top, top), then W = Y T
         let vm = MatRef::from_column_major_slice(v, r, nb);
         let split = !matches!(par(r), Par::Seq);
@@ -131,15 +145,35 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
         lhs[r * nb..].copy_from_slice(w);
         rhs[..r * nb].copy_from_slice(w);
         rhs[r * nb..].copy_from_slice(v);
-        symmetric_update(
-            &mut a[top * n..],
-            n,
-            top,
+        // the first column block (which holds the next panel) first, then the next panel's
+        // QR on one thread while the other blocks are updated
+        let (l, rt) = (
             MatRef::from_column_major_slice(lhs, r, 2 * nb),
             MatRef::from_column_major_slice(rhs, r, 2 * nb),
-            split,
         );
+        let (first, rest) = a[top * n..].split_at_mut(n * PRODUCT_BLOCK.min(r));
+        symmetric_update(first, n, top, 0, l, rt, false);
         k += b;
+        let mut next = || {
+            if let Some((top, nb)) = panel(k) {
+                let r = n - top;
+                panel_qr(
+                    &mut first[..b * n],
+                    n,
+                    top,
+                    nb,
+                    &mut v[..r * nb],
+                    &mut t[..nb * nb],
+                );
+            }
+        };
+        let mut others = || symmetric_update(rest, n, top, PRODUCT_BLOCK, l, rt, split);
+        if split {
+            rayon::join(next, others);
+        } else {
+            next();
+            others();
+        }
     }
 }
 
@@ -219,9 +253,8 @@ fn symmetric_product(
     }
 }
 
-/// `S ← S − L Rᵀ` on the lower triangle of the trailing matrix `S` (r × r at row `top` of
-/// the columns `cols`, which start at the trailing matrix's first column; ld n), for `L`,
-/// `R` of r × 2nb. Column block J = j0..j1 (of [`PRODUCT_BLOCK`]) takes
+/// `S ← S − L Rᵀ` on the lower triangle of the trailing matrix `S` (r × r at row `top`),
+/// columns `from..` of it, stored in `cols` (ld n), for `L`, `R` of r × 2nb. Column block J = j0..j1 (of [`PRODUCT_BLOCK`]) takes
 /// `S[j0.., J] −= L[j0.., :] R[J, :]ᵀ`: its rows from the diagonal block down, so the upper
 /// part of the diagonal block is written too (never read: [`symmetric_product`] rebuilds it
 /// from the lower part). One sequential product per block, so the blocks run in parallel
@@ -230,6 +263,7 @@ fn symmetric_update(
     cols: &mut [f64],
     n: usize,
     top: usize,
+    from: usize,
     l: MatRef<'_, f64>,
     rt: MatRef<'_, f64>,
     split: bool,
@@ -237,7 +271,7 @@ fn symmetric_update(
     use rayon::prelude::*;
     let r = l.nrows();
     let block = |(jb, cols): (usize, &mut [f64])| {
-        let j0 = jb * PRODUCT_BLOCK;
+        let j0 = from + jb * PRODUCT_BLOCK;
         let c = cols.len().div_ceil(n);
         let dst = MatMut::from_column_major_slice_with_stride_mut(cols, n, c, n)
             .subrows_mut(top + j0, r - j0);
@@ -250,7 +284,8 @@ fn symmetric_update(
             Par::Seq,
         );
     };
-    let cols = &mut cols[..r * n];
+    let count = (cols.len() / n).min(r.saturating_sub(from));
+    let cols = &mut cols[..count * n];
     if split {
         cols.par_chunks_mut(n * PRODUCT_BLOCK)
             .enumerate()
@@ -262,26 +297,19 @@ fn symmetric_update(
     }
 }
 
-/// Householder QR of the panel `P = a[top.., k..k+b]` (r = n − top rows): reflectors
-/// `H_i = I − τ_i v_i v_iᵀ` (`v_i` with a unit at row i, zeros above) into `v` (r × nb), the
-/// compact-WY factor `T` into `t`, `R` into the panel's top rows and zeros below it.
-#[allow(clippy::too_many_arguments)]
-fn panel_qr(
-    a: &mut [f64],
-    n: usize,
-    top: usize,
-    k: usize,
-    b: usize,
-    nb: usize,
-    v: &mut [f64],
-    t: &mut [f64],
-) {
+/// Householder QR of the panel `P = cols[top.., ..b]` (`cols` the panel's b columns of the
+/// matrix, ld n; r = n − top rows): reflectors `H_i = I − τ_i v_i v_iᵀ` (`v_i` with a unit
+/// at row i, zeros above) into `v` (r × nb), the compact-WY factor `T` into `t`, `R` into
+/// the panel's top rows and zeros below it.
+fn panel_qr(cols: &mut [f64], n: usize, top: usize, nb: usize, v: &mut [f64], t: &mut [f64]) {
+    let a = cols;
+    let b = a.len() / n;
     let r = n - top;
     v.fill(0.0);
     t.fill(0.0);
     let mut taus = vec![0.0; nb];
     for i in 0..nb {
-        let col = (k + i) * n + top;
+        let col = i * n + top;
         let x = &mut a[col + i..col + r];
         let alpha = x[0];
         let sigma: f64 = x[1..].iter().map(|z| z * z).sum();
@@ -304,8 +332,8 @@ fn panel_qr(
         let later = b - i - 1;
         if later > 0 {
             let vv = MatRef::from_column_major_slice(&v[i * r + i..(i + 1) * r], r - i, 1);
-            let start = (k + i + 1) * n + top + i;
-            let end = (k + b - 1) * n + n;
+            let start = (i + 1) * n + top + i;
+            let end = b * n;
             let mut p = MatMut::from_column_major_slice_with_stride_mut(
                 &mut a[start..end],
                 r - i,
