@@ -75,19 +75,23 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
         b <= PRODUCT_BLOCK,
         "stage 1: a panel lies in one column block"
     );
-    // panel k's reflectors are computed during panel k − 1's update (look-ahead)
+    // the panel at column k, as (its first row below the band, its reflectors); its
+    // reflectors are computed during panel k − b's update (look-ahead)
     let panel = |k: usize| (k + b + 1 < n).then(|| (k + b, b.min(n - k - b - 1)));
-    if let Some((top, nb)) = panel(0) {
-        let r = n - top;
-        panel_qr(
-            &mut a[..b * n],
-            n,
-            top,
-            nb,
-            &mut v[..r * nb],
-            &mut t[..nb * nb],
-        );
-    }
+    let factor = |k: usize, cols: &mut [f64], v: &mut [f64], t: &mut [f64]| {
+        if let Some((top, nb)) = panel(k) {
+            let r = n - top;
+            panel_qr(
+                &mut cols[..b * n],
+                n,
+                top,
+                nb,
+                &mut v[..r * nb],
+                &mut t[..nb * nb],
+            );
+        }
+    };
+    factor(0, a, &mut v, &mut t);
     let mut k = 0;
     while let Some((top, nb)) = panel(k) {
         let r = n - top;
@@ -154,19 +158,7 @@ pub fn to_band(a: &mut [f64], n: usize, b: usize, par: impl Fn(usize) -> Par) {
         let (first, rest) = a[top * n..].split_at_mut(n * PRODUCT_BLOCK.min(r));
         symmetric_update(first, n, top, 0, l, rt, false);
         k += b;
-        let mut next = || {
-            if let Some((top, nb)) = panel(k) {
-                let r = n - top;
-                panel_qr(
-                    &mut first[..b * n],
-                    n,
-                    top,
-                    nb,
-                    &mut v[..r * nb],
-                    &mut t[..nb * nb],
-                );
-            }
-        };
+        let mut next = || factor(k, first, v, t);
         let mut others = || symmetric_update(rest, n, top, PRODUCT_BLOCK, l, rt, split);
         if split {
             rayon::join(next, others);
@@ -254,8 +246,8 @@ fn symmetric_product(
 }
 
 /// `S ← S − L Rᵀ` on the lower triangle of the trailing matrix `S` (r × r at row `top`),
-/// columns `from..` of it, stored in `cols` (ld n), for `L`, `R` of r × 2nb. Column block J = j0..j1 (of [`PRODUCT_BLOCK`]) takes
-/// `S[j0.., J] −= L[j0.., :] R[J, :]ᵀ`: its rows from the diagonal block down, so the upper
+/// columns `from..` of it, stored in `cols` (ld n), for `L`, `R` of r × 2nb. Column block
+/// J = j0..j1 (of [`PRODUCT_BLOCK`]) takes `S[j0.., J] −= L[j0.., :] R[J, :]ᵀ`: its rows from the diagonal block down, so the upper
 /// part of the diagonal block is written too (never read: [`symmetric_product`] rebuilds it
 /// from the lower part). One sequential product per block, so the blocks run in parallel
 /// (`split`) with the same bits in any order.
@@ -272,7 +264,7 @@ fn symmetric_update(
     let r = l.nrows();
     let block = |(jb, cols): (usize, &mut [f64])| {
         let j0 = from + jb * PRODUCT_BLOCK;
-        let c = cols.len().div_ceil(n);
+        let c = cols.len() / n;
         let dst = MatMut::from_column_major_slice_with_stride_mut(cols, n, c, n)
             .subrows_mut(top + j0, r - j0);
         matmul::matmul(
